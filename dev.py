@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The two set-up commands of README.md: `python3 dev.py run` and `python3 dev.py test`.
+
+Only the standard library is used here so that a fresh machine with nothing but Python 3.11 can run it:
+it creates `.venv` when missing, (re)installs the project when pyproject.toml or the constraints change,
+then hands over to the real command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+STAMP = VENV / ".cloudthrift-installed"
+INPUTS = ("pyproject.toml", "constraints.txt")
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in INPUTS:
+        path = ROOT / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv() -> None:
+    """Create the virtualenv and install the project with its test extras, only when something changed."""
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"CloudThrift needs Python 3.11 (this is {sys.version.split()[0]})")
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    wanted = _fingerprint()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print("installing CloudThrift and its dependencies into .venv ...", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "setup"}:
+        print("usage: python3 dev.py run [cloudthrift local options] | test [pytest options] | setup")
+        return 2
+    ensure_venv()
+    command, rest = argv[0], argv[1:]
+    os.chdir(ROOT)
+    if command == "setup":
+        return 0
+    if command == "run":
+        args = [str(BIN / "cloudthrift"), "local", *rest]
+    else:
+        args = [str(BIN / "python"), "-m", "pytest", *rest]
+    os.execv(args[0], args)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

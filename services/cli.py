@@ -1,0 +1,129 @@
+"""`cloudthrift`: the one command-line program (local default, bootstrap, workers, scans, DLQs...).
+
+Each service adds its own subcommands through `register(app)` in `services/<name>/cli.py`, so this
+module only holds what belongs to no single stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from shared.config import Settings, load_settings
+from shared.errors import SettingsError
+from shared.logs import configure_logging
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="cloudthrift",
+    help="Find idle AWS resources, explain them, ask a human, clean up safely.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def settings(**overrides: Any) -> Settings:
+    """Load and validate the settings, or stop with one line naming the bad variable (exit 2)."""
+    try:
+        loaded = load_settings(**overrides)
+    except SettingsError as exc:
+        typer.echo(f"cloudthrift: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(loaded.cloudthrift_log_format, loaded.cloudthrift_log_level)
+    return loaded
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+@app.command()
+def bootstrap() -> None:
+    """Create the queues, dead-letter queues and ledger table on the configured endpoint (idempotent)."""
+    from shared.aws import AwsClients
+    from shared.bootstrap import bootstrap as do_bootstrap
+
+    loaded = settings()
+
+    async def go() -> None:
+        async with AwsClients(loaded) as aws:
+            report = await do_bootstrap(loaded, aws)
+        for line in report.created:
+            typer.echo(f"created  {line}")
+        for line in report.existing:
+            typer.echo(f"exists   {line}")
+
+    run(go())
+
+
+@app.command()
+def worker(
+    names: Annotated[
+        list[str], typer.Argument(help="Worker(s) to run: scanner, analyzer, notifier, executor.")
+    ],
+) -> None:
+    """Run one or more workers against the configured queues until SIGTERM/SIGINT."""
+    from services.workers import available_workers
+    from shared.worker import open_runtime, run_workers
+
+    loaded = settings()
+    known = available_workers()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        typer.echo(
+            f"cloudthrift: unknown worker(s) {', '.join(unknown)} (known: {', '.join(known)})", err=True
+        )
+        raise typer.Exit(2)
+
+    async def go() -> None:
+        async with open_runtime(loaded) as runtime:
+            await run_workers(runtime, [known[name] for name in names])
+
+    run(go())
+
+
+@app.command()
+def local(
+    once: Annotated[
+        bool, typer.Option(help="Exit once the first scan has gone through the pipeline.")
+    ] = False,
+    port: Annotated[int, typer.Option(help="Loopback port for the embedded moto server (0: any free).")] = 0,
+    seed: Annotated[bool, typer.Option(help="Seed the demo estate of idle and busy resources.")] = True,
+) -> None:
+    """Run everything on an embedded AWS (moto on loopback): bootstrap, seed, all workers, one scan."""
+    from services.local import run_local
+
+    run(run_local(once=once, port=port, seed=seed))
+
+
+def _register_service_commands() -> None:
+    from services.dlq_cli import register as register_dlq
+    from services.scanner.cli import register as register_scanner
+
+    register_dlq(app)
+    register_scanner(app)
+    for module in ("services.analyzer.cli", "services.notifier.cli", "services.executor.cli"):
+        try:
+            registrar = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue  # that stage has not landed yet
+        registrar.register(app)
+
+
+_register_service_commands()
+
+
+def main() -> None:
+    try:
+        app()
+    except SettingsError as exc:
+        typer.echo(f"cloudthrift: {exc}", err=True)
+        sys.exit(2)

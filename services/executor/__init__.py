@@ -1,0 +1,1 @@
+"""CloudThrift executor service."""

@@ -1,0 +1,157 @@
+"""`cloudthrift local`: the whole pipeline on an embedded AWS, with nothing but Python installed.
+
+Starts a moto server on loopback, bootstraps queues, DLQs and the ledger on it, seeds a demo estate,
+runs every worker in this process, requests a scan, and prints what was found and what it costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterable
+from decimal import Decimal
+
+import structlog
+from moto.server import ThreadedMotoServer
+from rich.console import Console
+from rich.table import Table
+
+from services.estate import DEMO_REGIONS, moto_backdater, seed_estate
+from services.workers import available_workers
+from shared.aws import AwsClients
+from shared.bootstrap import bootstrap
+from shared.config import QueueName, Settings, load_settings
+from shared.errors import SettingsError
+from shared.events import ScanRequested
+from shared.ledger import Decision, Ledger
+from shared.logs import configure_logging
+from shared.worker import Runtime, open_runtime, run_workers
+
+log = structlog.get_logger("cloudthrift.local")
+
+
+def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    return server, f"http://{host}:{bound}"
+
+
+def _local_environment(endpoint: str) -> None:
+    """Point everything at the embedded server, with dummy credentials; keep what the user set."""
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "us-east-1",
+        "CLOUDTHRIFT_REGIONS": ",".join(DEMO_REGIONS),
+    }.items():
+        os.environ.setdefault(name, value)
+
+
+async def run_local(*, once: bool = False, port: int = 0, seed: bool = True) -> None:
+    server, endpoint = start_moto(port)
+    _local_environment(endpoint)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"cloudthrift: {exc}", file=sys.stderr)
+        server.stop()
+        raise SystemExit(2) from None
+    configure_logging(settings.cloudthrift_log_format, settings.cloudthrift_log_level)
+    log.info(
+        "local.moto_started",
+        endpoint=endpoint,
+        hint=f"other terminals: export AWS_ENDPOINT_URL={endpoint} "
+        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
+    )
+    try:
+        async with AwsClients(settings) as aws:
+            await bootstrap(settings, aws)
+            if seed:
+                manifest = await seed_estate(
+                    aws, tuple(settings.cloudthrift_regions) or DEMO_REGIONS, backdate=moto_backdater()
+                )
+                log.info(
+                    "local.estate_seeded",
+                    resources=len(manifest),
+                    idle=sum(1 for item in manifest if item.expectation == "idle"),
+                )
+        async with open_runtime(settings) as runtime:
+            await _run_pipeline(runtime, once=once)
+    finally:
+        server.stop()
+
+
+async def _run_pipeline(runtime: Runtime, *, once: bool) -> None:
+    specs = list(available_workers().values())
+    stop = asyncio.Event()
+    workers = asyncio.create_task(run_workers(runtime, specs, stop=stop))
+    await runtime.publisher.publish(
+        runtime.queues["scan"].url, [ScanRequested(requested_by="cloudthrift local")]
+    )
+    consumed: list[QueueName] = [spec.input for spec in specs]
+    await _wait_until_quiet(runtime, consumed, stop)
+    print_report(await _all_decisions(runtime.ledger), runtime.settings)
+    if once:
+        stop.set()
+    await workers
+
+
+async def _wait_until_quiet(runtime: Runtime, queues: Iterable[QueueName], stop: asyncio.Event) -> None:
+    """Wait until every consumed queue is empty (twice in a row), or the user stopped us."""
+    calm = 0
+    while calm < 2 and not stop.is_set():
+        await asyncio.sleep(1)
+        depth = 0
+        for queue in queues:
+            attributes = await runtime.sqs.get_queue_attributes(
+                QueueUrl=runtime.queues[queue].url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )
+            depth += sum(int(value) for value in attributes["Attributes"].values())
+        calm = calm + 1 if depth == 0 else 0
+
+
+async def _all_decisions(ledger: Ledger) -> list[Decision]:
+    return [decision async for decision in ledger.everything()]
+
+
+def print_report(decisions: list[Decision], settings: Settings, console: Console | None = None) -> None:
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    table = Table(title="Idle resources found", show_lines=False)
+    for column in ("region", "kind", "resource", "name", "details", "state"):
+        table.add_column(column)
+    table.add_column("monthly $", justify="right")
+    table.add_column("net saving $", justify="right")
+    total = Decimal(0)
+    net = Decimal(0)
+    for decision in sorted(decisions, key=lambda d: (d.get("region", ""), d.get("kind", ""), d.pk)):
+        if "finding" not in decision.attrs:
+            continue
+        finding = decision.finding
+        facts = finding.facts
+        details = (
+            f"{facts.get('volume_type')} {facts.get('size_gib')} GiB"
+            if finding.kind == "ebs-volume"
+            else str(facts.get("public_ip"))
+        )
+        table.add_row(
+            finding.key.region,
+            finding.kind,
+            finding.key.resource_id,
+            str(facts.get("name") or ""),
+            details,
+            decision.state.value,
+            f"{finding.cost.monthly_usd:.2f}",
+            f"{finding.cost.net_monthly_saving_usd:.2f}",
+        )
+        total += finding.cost.monthly_usd
+        net += finding.cost.net_monthly_saving_usd
+    console.print(table)
+    console.print(
+        f"[bold]{len(table.rows)} idle resource(s), ${total:.2f}/month wasted, "
+        f"${net:.2f}/month saved net of snapshots if cleaned up.[/bold]"
+        f" Dry run: {'on' if settings.cloudthrift_dry_run else 'off'}."
+    )

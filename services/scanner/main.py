@@ -1,0 +1,44 @@
+"""Runner: wires the scan handler to the scan queue; its outputs go to the analyze queue."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
+from services.scanner.pricing import load_prices
+from shared.config import Settings
+from shared.events import Envelope
+from shared.queue import Handler
+from shared.worker import Runtime, WorkerSpec
+
+
+def scan_policy(settings: Settings) -> ScanPolicy:
+    return ScanPolicy(
+        min_age=timedelta(days=settings.cloudthrift_min_age_days),
+        min_idle=timedelta(days=settings.cloudthrift_min_idle_days),
+        optout_tag=settings.cloudthrift_optout_tag,
+        regions=tuple(settings.cloudthrift_regions),
+        kinds=tuple(settings.cloudthrift_kinds),
+        region_concurrency=settings.cloudthrift_region_concurrency,
+    )
+
+
+def scanner_deps(runtime: Runtime) -> ScannerDeps:
+    return ScannerDeps(
+        aws=runtime.aws, ledger=runtime.ledger, prices=load_prices(), policy=scan_policy(runtime.settings)
+    )
+
+
+@contextlib.asynccontextmanager
+async def build(runtime: Runtime) -> AsyncIterator[Handler]:
+    deps = scanner_deps(runtime)
+
+    async def handle(event: Envelope) -> list:  # type: ignore[type-arg]
+        return await handle_scan(event, deps)
+
+    yield handle
+
+
+WORKER = WorkerSpec(name="scanner", input="scan", output="analyze", build=build)

@@ -1,0 +1,11 @@
+"""Every worker CloudThrift can run, by name: one line per stage."""
+
+from __future__ import annotations
+
+from shared.worker import WorkerSpec
+
+
+def available_workers() -> dict[str, WorkerSpec]:
+    from services.scanner.main import WORKER as scanner
+
+    return {spec.name: spec for spec in (scanner,)}

@@ -1,0 +1,99 @@
+"""The one AWS client factory: aiobotocore clients, created once per process and reused.
+
+Retries are botocore's own (standard or adaptive mode with a bounded number of attempts), so throttling
+is handled the same way everywhere and nobody writes a retry loop by hand. The endpoint comes from the
+standard `AWS_ENDPOINT_URL`, which is how the embedded moto server is reached locally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+
+from shared.config import Settings
+
+# Long polls wait up to 20 s: the read timeout must be longer or every empty poll is an error.
+_READ_TIMEOUT = 35
+_CONNECT_TIMEOUT = 5
+
+
+def aio_config(settings: Settings, *, max_pool_connections: int = 50) -> AioConfig:
+    return AioConfig(
+        retries={
+            "mode": settings.cloudthrift_aws_retry_mode,
+            "max_attempts": settings.cloudthrift_aws_max_attempts,
+        },
+        read_timeout=_READ_TIMEOUT,
+        connect_timeout=_CONNECT_TIMEOUT,
+        max_pool_connections=max_pool_connections,
+    )
+
+
+class AwsClients:
+    """Caches one client per (service, region, credentials) for the life of the process.
+
+    Use as an async context manager; every client it made is closed on exit.
+    """
+
+    def __init__(self, settings: Settings, *, session: AioSession | None = None) -> None:
+        self._settings = settings
+        self._session = session or get_session()
+        self._config = aio_config(settings)
+        self._stack = contextlib.AsyncExitStack()
+        self._clients: dict[tuple[str, str, str], Any] = {}
+
+    @property
+    def home_region(self) -> str:
+        return self._settings.aws_region
+
+    async def __aenter__(self) -> AwsClients:
+        await self._stack.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._clients.clear()
+        await self._stack.__aexit__(*exc_info)
+
+    async def client(
+        self, service: str, region: str | None = None, *, credentials: Mapping[str, str] | None = None
+    ) -> Any:
+        """A client for `service` in `region` (the home region by default), created on first use."""
+        region = region or self._settings.aws_region
+        cache_key = (service, region, (credentials or {}).get("AccessKeyId", ""))
+        existing = self._clients.get(cache_key)
+        if existing is not None:
+            return existing
+        kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
+        if self._settings.aws_endpoint_url:
+            kwargs["endpoint_url"] = self._settings.aws_endpoint_url
+        if credentials:
+            kwargs.update(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials.get("SessionToken"),
+            )
+        created = await self._stack.enter_async_context(self._session.create_client(service, **kwargs))
+        # Two tasks may race to create the same client; keep the first, the other is closed on exit.
+        return self._clients.setdefault(cache_key, created)
+
+    async def assume_role(self, role_arn: str, session_name: str = "cloudthrift") -> dict[str, str]:
+        """Credentials for another account's role, for scans that fan out across accounts."""
+        sts = await self.client("sts")
+        answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])
+        return dict(answer["Credentials"])
+
+    async def account_id(self, credentials: Mapping[str, str] | None = None) -> str:
+        sts = await self.client("sts", credentials=credentials)
+        return str((await sts.get_caller_identity())["Account"])
+
+
+def is_error(exc: BaseException, *codes: str) -> bool:
+    """True when `exc` is a botocore ClientError with one of `codes`."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return False
+    return response.get("Error", {}).get("Code") in codes

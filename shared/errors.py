@@ -1,0 +1,48 @@
+"""CloudThrift's one exception tree.
+
+    CloudThriftError
+    ├── SettingsError          bad configuration: stop at start-up with one line
+    └── PipelineError          raised while handling a message
+        ├── PermanentError     retrying cannot help: the message goes to the DLQ with this reason
+        │   ├── InvalidEvent        the body does not parse, or has an unknown schema version
+        │   ├── UnsupportedResource a kind no detector/action is registered for
+        │   └── LimitExceeded       a safety cap was hit
+        └── TransientError     try again later: the message becomes visible again, with backoff
+
+Expected outcomes are not exceptions: a lost ledger race is a `TransitionResult`, a resource that is
+no longer idle is a result of the executor's re-check.
+"""
+
+from __future__ import annotations
+
+
+class CloudThriftError(Exception):
+    """Root of every error CloudThrift raises on purpose."""
+
+
+class SettingsError(CloudThriftError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class PipelineError(CloudThriftError):
+    """Raised by a handler; the queue runtime decides what happens to the message."""
+
+
+class PermanentError(PipelineError):
+    """Retrying will not help: dead-letter the message with this reason."""
+
+
+class InvalidEvent(PermanentError):
+    """The message is not a CloudThrift event this version understands."""
+
+
+class UnsupportedResource(PermanentError):
+    """No detector or action is registered for the resource kind."""
+
+
+class LimitExceeded(PermanentError):
+    """A safety cap (how much one run may touch) was hit."""
+
+
+class TransientError(PipelineError):
+    """A dependency is briefly unavailable: retry after a backoff."""

@@ -1,0 +1,235 @@
+"""The wire contract between stages: one versioned envelope around four event payloads.
+
+`{"schema": "cloudthrift.event/1", "type": "...", "id": "<uuid>", "occurred_at": "...", "payload": {...}}`
+
+Parsing is strict on purpose: an unknown schema version or a payload that does not validate raises
+`InvalidEvent`, which the queue runtime dead-letters with the reason instead of retrying forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from shared.errors import InvalidEvent
+
+SCHEMA = "cloudthrift.event/1"
+EVENT_NAMESPACE = uuid.UUID("6f4f1a2e-9d0c-4c55-9a8e-2c1b7f0e5a11")
+
+FactValue = str | int | float | bool | None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DecisionKey(_Model):
+    """What identifies a finding across scans: one ledger item per account + region + resource."""
+
+    account_id: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(min_length=1, max_length=32)
+    resource_id: str = Field(min_length=1, max_length=256)
+
+    @property
+    def pk(self) -> str:
+        return f"{self.account_id}#{self.region}#{self.resource_id}"
+
+    @classmethod
+    def from_pk(cls, pk: str) -> DecisionKey:
+        account_id, region, resource_id = pk.split("#", 2)
+        return cls(account_id=account_id, region=region, resource_id=resource_id)
+
+
+class CostLine(_Model):
+    """One billed dimension, so a card can show where the money goes."""
+
+    item: str
+    quantity: Decimal
+    unit: str
+    unit_price_usd: Decimal
+    monthly_usd: Decimal
+
+
+class CostEstimate(_Model):
+    """What a resource costs per month, and what deleting it saves net of the snapshot we keep."""
+
+    monthly_usd: Decimal = Field(ge=0)
+    lines: tuple[CostLine, ...] = ()
+    snapshot_monthly_usd: Decimal = Field(default=Decimal(0), ge=0)
+    net_monthly_saving_usd: Decimal
+    price_source: str
+    price_date: str
+    note: str | None = None
+
+
+class Finding(_Model):
+    """An idle resource as the scanner saw it: every later stage works from these facts."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    key: DecisionKey
+    facts: dict[str, FactValue] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_at: AwareDatetime | None = None
+    idle_since: AwareDatetime
+    idle_reason: str = Field(min_length=1, max_length=500)
+    cost: CostEstimate
+    scan_id: str = Field(min_length=1, max_length=128)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of what a human approves: a resource whose facts or tags changed is not acted on."""
+        canonical = json.dumps(
+            {"kind": self.kind, "id": self.key.resource_id, "facts": self.facts, "tags": self.tags},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+Risk = Literal["low", "medium", "high"]
+Recommendation = Literal["delete", "snapshot_then_delete", "keep", "investigate"]
+
+
+class Analysis(_Model):
+    """The explanation a human reads on the card. Limits keep every card inside Discord's."""
+
+    summary: str = Field(min_length=1, max_length=700)
+    likely_cause: str = Field(min_length=1, max_length=300)
+    risk: Risk
+    risk_reason: str = Field(min_length=1, max_length=300)
+    recommendation: Recommendation
+    confidence: float = Field(ge=0, le=1)
+    source: str = Field(min_length=1, max_length=64, description="Model name, or 'rules'.")
+
+
+class Approver(_Model):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=128)
+    via: Literal["discord", "cli"]
+
+
+# --- payloads --------------------------------------------------------------------------------
+
+
+class Payload(_Model):
+    """Base of the four payloads; `event_type` is the envelope's `type`."""
+
+    event_type: ClassVar[str]
+
+    def event_id(self) -> uuid.UUID:
+        """Deterministic where a payload has a natural identity, so redelivered duplicates collapse."""
+        return uuid.uuid4()
+
+
+class ScanRequested(Payload):
+    event_type: ClassVar[str] = "ScanRequested"
+
+    scan_id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128)
+    regions: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    requested_by: str = Field(default="unknown", min_length=1, max_length=128)
+
+    def event_id(self) -> uuid.UUID:
+        return uuid.uuid5(EVENT_NAMESPACE, f"scan#{self.scan_id}")
+
+
+class ResourceFound(Payload):
+    event_type: ClassVar[str] = "ResourceFound"
+
+    finding: Finding
+
+    def event_id(self) -> uuid.UUID:
+        return uuid.uuid5(EVENT_NAMESPACE, f"found#{self.finding.scan_id}#{self.finding.key.pk}")
+
+
+class ResourceAnalyzed(Payload):
+    event_type: ClassVar[str] = "ResourceAnalyzed"
+
+    finding: Finding
+    analysis: Analysis
+
+    def event_id(self) -> uuid.UUID:
+        return uuid.uuid5(EVENT_NAMESPACE, f"analyzed#{self.finding.scan_id}#{self.finding.key.pk}")
+
+
+class ApprovalGranted(Payload):
+    event_type: ClassVar[str] = "ApprovalGranted"
+
+    decision_id: str = Field(min_length=1, max_length=64)
+    key: DecisionKey
+    approver: Approver
+    approved_at: AwareDatetime
+    finding: Finding
+    fingerprint: str = Field(min_length=1, max_length=64)
+
+    def event_id(self) -> uuid.UUID:
+        return uuid.uuid5(EVENT_NAMESPACE, f"approved#{self.decision_id}")
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    cls.event_type: cls for cls in (ScanRequested, ResourceFound, ResourceAnalyzed, ApprovalGranted)
+}
+
+P = TypeVar("P", bound=Payload)
+
+
+class Envelope(_Model, Generic[P]):
+    """The one message shape on every queue. Trace context travels in SQS attributes, not here."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["cloudthrift.event/1"] = Field(default=SCHEMA, alias="schema")
+    type: str
+    id: uuid.UUID
+    occurred_at: AwareDatetime
+    payload: P
+
+    @classmethod
+    def wrap(cls, payload: P, *, occurred_at: datetime | None = None) -> Envelope[P]:
+        return Envelope[type(payload)](  # type: ignore[misc]
+            type=payload.event_type,
+            id=payload.event_id(),
+            occurred_at=occurred_at or utcnow(),
+            payload=payload,
+        )
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+def parse_event(body: str | bytes | Mapping[str, Any]) -> Envelope[Payload]:
+    """Parse a message body into a typed envelope, or raise `InvalidEvent` saying exactly why."""
+    try:
+        data = json.loads(body) if isinstance(body, str | bytes) else dict(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"body is a JSON {type(data).__name__}, not an object")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        raise InvalidEvent(f"unsupported schema {schema!r} (this version reads {SCHEMA!r})")
+    event_type = data.get("type")
+    payload_cls = PAYLOADS.get(event_type) if isinstance(event_type, str) else None
+    if payload_cls is None:
+        raise InvalidEvent(f"unknown event type {event_type!r}")
+    try:
+        return Envelope[payload_cls].model_validate(data)  # type: ignore[valid-type,return-value]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidEvent(
+            f"invalid {event_type}: {where}: {first['msg']} ({exc.error_count()} error(s))"
+        ) from None

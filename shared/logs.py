@@ -1,0 +1,42 @@
+"""structlog set-up shared by every process: JSON lines in production, readable lines in a terminal.
+
+Logs go to stderr so that a command's own output (tables, `--json`) stays clean on stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def configure_logging(
+    fmt: Literal["auto", "json", "console"] = "auto", level: str = "info", *, stream=None
+) -> None:
+    stream = stream or sys.stderr
+    console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    renderer: list[structlog.types.Processor]
+    if console:
+        renderer = [structlog.dev.ConsoleRenderer(sort_keys=False)]
+    else:
+        renderer = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+    structlog.configure(
+        processors=shared + renderer,
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries log through the standard library: keep their noise (moto's per-request lines) out.
+    logging.basicConfig(level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("werkzeug", "botocore", "aiobotocore", "moto", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

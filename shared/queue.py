@@ -1,0 +1,399 @@
+"""The one SQS runtime every worker uses: consume a queue with a handler, publish what it returns.
+
+Per message: parse the envelope, run the handler, publish its outputs, then delete the message. What
+happens when that fails depends on the error (see shared/errors.py):
+
+- `PermanentError` (including a body that does not parse or has an unknown schema): sent to the DLQ at
+  once with the reason as a message attribute, then deleted. Never retried in a loop.
+- anything else: the message is left on the queue with a visibility backoff that grows with its receive
+  count; on its last allowed receive it is dead-lettered with the last error as its reason. The queue's
+  redrive policy (maxReceiveCount) stays as the backstop if a worker dies mid-way.
+
+While handlers run, a heartbeat extends the visibility of every message in flight, so a slow handler
+is not raced by a second consumer. On stop (SIGTERM/SIGINT) the consumer stops receiving, lets what is
+in flight finish for a bounded time, and makes anything unfinished visible again: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from shared.errors import InvalidEvent, PermanentError, TransientError
+from shared.events import Envelope, Payload, parse_event
+
+log = structlog.get_logger("cloudthrift.queue")
+
+REASON_ATTRIBUTE = "cloudthrift-error"
+SOURCE_ATTRIBUTE = "cloudthrift-source-queue"
+RECEIVES_ATTRIBUTE = "cloudthrift-receive-count"
+_MAX_BATCH_BYTES = 1_048_576
+_MAX_REASON = 900
+
+Handler = Callable[[Envelope[Any]], Awaitable[Sequence[Payload]]]
+
+
+@dataclass(frozen=True)
+class QueueRef:
+    """A queue and the dead-letter queue behind it, resolved once at start-up."""
+
+    name: str
+    url: str
+    dlq_url: str
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    max_concurrency: int = 10
+    visibility_timeout: int = 60
+    wait_time_seconds: int = 20
+    max_receives: int = 5
+    drain_seconds: float = 25
+    backoff_base_seconds: int = 5
+    backoff_max_seconds: int = 900
+    heartbeat_every: float | None = None  # default: half the visibility timeout
+
+    def backoff(self, receive_count: int) -> int:
+        return int(min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** max(0, receive_count - 1)))
+
+
+async def resolve_queue(sqs: Any, name: str, dlq_name: str) -> QueueRef:
+    url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
+    dlq_url = (await sqs.get_queue_url(QueueName=dlq_name))["QueueUrl"]
+    return QueueRef(name=name, url=url, dlq_url=dlq_url)
+
+
+class Publisher:
+    """Sends events with SendMessageBatch, checking the per-entry failures SQS reports on HTTP 200."""
+
+    def __init__(self, sqs: Any, *, entry_retries: int = 3, retry_delay: float = 0.2) -> None:
+        self._sqs = sqs
+        self._entry_retries = entry_retries
+        self._retry_delay = retry_delay
+
+    async def publish(
+        self,
+        queue_url: str,
+        payloads: Sequence[Payload | Envelope[Any]],
+        *,
+        attributes: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> list[Envelope[Any]]:
+        """Publish every payload (wrapped in an envelope) and return the envelopes sent."""
+        envelopes = [p if isinstance(p, Envelope) else Envelope.wrap(p) for p in payloads]
+        entries = [
+            {"Id": str(index), "MessageBody": envelope.to_json()}
+            | ({"MessageAttributes": dict(attributes)} if attributes else {})
+            for index, envelope in enumerate(envelopes)
+        ]
+        for batch in _batches(entries):
+            await self._send_batch(queue_url, batch)
+        return envelopes
+
+    async def send_raw(self, queue_url: str, entries: Sequence[dict[str, Any]]) -> None:
+        """Send already-built entries (used to move messages between queues)."""
+        for batch in _batches([dict(entry, Id=str(index)) for index, entry in enumerate(entries)]):
+            await self._send_batch(queue_url, batch)
+
+    async def _send_batch(self, queue_url: str, batch: list[dict[str, Any]]) -> None:
+        pending = batch
+        for attempt in range(self._entry_retries + 1):
+            answer = await self._sqs.send_message_batch(QueueUrl=queue_url, Entries=pending)
+            failed = answer.get("Failed", [])
+            if not failed:
+                return
+            senders = [f for f in failed if f.get("SenderFault")]
+            if senders:
+                raise PermanentError(f"SQS refused {len(senders)} message(s): {senders[0].get('Message')}")
+            failed_ids = {f["Id"] for f in failed}
+            pending = [entry for entry in pending if entry["Id"] in failed_ids]
+            log.warning(
+                "publish.partial_failure", queue_url=queue_url, failed=len(pending), attempt=attempt + 1
+            )
+            await asyncio.sleep(self._retry_delay * (attempt + 1))
+        raise TransientError(f"SQS kept failing {len(pending)} message(s) of a batch")
+
+
+def _batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Groups of at most 10 entries and 1 MiB, the SendMessageBatch limits."""
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        entry_size = len(entry["MessageBody"].encode()) + len(json.dumps(entry.get("MessageAttributes", {})))
+        if current and (len(current) == 10 or size + entry_size > _MAX_BATCH_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += entry_size
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclass
+class _InFlight:
+    receipt_handle: str
+    message_id: str
+
+
+@dataclass
+class ConsumerStats:
+    received: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    released: int = 0
+
+
+@dataclass
+class Consumer:
+    """Consumes one queue with one handler until `stop()` is called (or a signal arrives)."""
+
+    sqs: Any
+    queue: QueueRef
+    handler: Handler
+    publisher: Publisher
+    output_url: str | None = None
+    config: ConsumerConfig = field(default_factory=ConsumerConfig)
+    stats: ConsumerStats = field(default_factory=ConsumerStats)
+
+    def __post_init__(self) -> None:
+        self._stopping = asyncio.Event()
+        self._in_flight: dict[str, _InFlight] = {}
+        self._slots = asyncio.Semaphore(self.config.max_concurrency)
+        self._batches: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def run(self) -> ConsumerStats:
+        """Receive until stopped, then drain. Returns the counters for the run."""
+        heartbeat = asyncio.create_task(self._heartbeat(), name=f"heartbeat:{self.queue.name}")
+        try:
+            while not self._stopping.is_set():
+                free = await self._wait_for_capacity()
+                if free == 0:
+                    break
+                messages = await self._receive(free)
+                if messages is None:
+                    self._release_slots(free)
+                    break
+                self._release_slots(free - len(messages))
+                if messages:
+                    task = asyncio.create_task(self._handle_batch(messages))
+                    self._batches.add(task)
+                    task.add_done_callback(self._batches.discard)
+        finally:
+            await self._drain()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        log.info("consumer.stopped", queue=self.queue.name, **vars(self.stats))
+        return self.stats
+
+    async def _wait_for_capacity(self) -> int:
+        """Take as many handler slots as are free (at least one, at most 10); 0 when stopping."""
+        acquire = asyncio.create_task(self._slots.acquire())
+        stopping = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait({acquire, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if acquire not in done:
+            acquire.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquire
+            if acquire.done() and not acquire.cancelled():
+                self._slots.release()
+            return 0
+        taken = 1
+        while taken < 10 and not self._slots.locked():
+            await self._slots.acquire()
+            taken += 1
+        return taken
+
+    def _release_slots(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    async def _receive(self, count: int) -> list[dict[str, Any]] | None:
+        """One long poll; None when a stop interrupted it (the call is abandoned, nothing is lost)."""
+        receive = asyncio.create_task(
+            self.sqs.receive_message(
+                QueueUrl=self.queue.url,
+                MaxNumberOfMessages=count,
+                WaitTimeSeconds=self.config.wait_time_seconds,
+                VisibilityTimeout=self.config.visibility_timeout,
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                MessageAttributeNames=["All"],
+            )
+        )
+        stopping = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if receive not in done:
+            receive.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await receive
+            # A poll cancelled after SQS answered would hide those messages until their visibility
+            # timeout: SQS still redelivers them, so this delays, it never loses.
+            return None
+        try:
+            messages = receive.result().get("Messages", [])
+        except Exception as exc:
+            log.warning("consumer.receive_failed", queue=self.queue.name, error=str(exc))
+            await asyncio.sleep(1)
+            return []
+        for message in messages:
+            self._in_flight[message["MessageId"]] = _InFlight(message["ReceiptHandle"], message["MessageId"])
+        self.stats.received += len(messages)
+        return messages
+
+    async def _handle_batch(self, messages: list[dict[str, Any]]) -> None:
+        outcomes = await asyncio.gather(*(self._handle_one(m) for m in messages), return_exceptions=True)
+        done = [m for m, ok in zip(messages, outcomes, strict=True) if ok is True]
+        await self._delete(done)
+
+    async def _handle_one(self, message: dict[str, Any]) -> bool:
+        """Returns True when the message should be deleted (handled, or dead-lettered)."""
+        receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(queue=self.queue.name, message_id=message["MessageId"])
+        try:
+            event = parse_event(message["Body"])
+            structlog.contextvars.bind_contextvars(event_id=str(event.id), event_type=event.type)
+            outputs = await self.handler(event)
+            if outputs and self.output_url:
+                await self.publisher.publish(self.output_url, outputs)
+        except PermanentError as exc:
+            kind = "invalid event" if isinstance(exc, InvalidEvent) else "permanent error"
+            return await self._dead_letter(message, f"{kind}: {exc}", receive_count)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if receive_count >= self.config.max_receives:
+                return await self._dead_letter(
+                    message, f"gave up after {receive_count} receives: {reason}", receive_count
+                )
+            delay = self.config.backoff(receive_count)
+            log.warning(
+                "message.retry",
+                error=reason,
+                receive_count=receive_count,
+                retry_in_s=delay,
+                exc_info=not isinstance(exc, TransientError),
+            )
+            self.stats.retried += 1
+            await self._set_visibility(message, delay)
+            return False
+        finally:
+            self._slots.release()
+        self.stats.succeeded += 1
+        return True
+
+    async def _dead_letter(self, message: dict[str, Any], reason: str, receive_count: int) -> bool:
+        attributes = {
+            name: value
+            for name, value in message.get("MessageAttributes", {}).items()
+            if name not in {REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, RECEIVES_ATTRIBUTE}
+        }
+        attributes = dict(list(attributes.items())[:7])
+        attributes[REASON_ATTRIBUTE] = {"DataType": "String", "StringValue": reason[:_MAX_REASON]}
+        attributes[SOURCE_ATTRIBUTE] = {"DataType": "String", "StringValue": self.queue.name}
+        attributes[RECEIVES_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(receive_count)}
+        try:
+            await self.sqs.send_message(
+                QueueUrl=self.queue.dlq_url, MessageBody=message["Body"], MessageAttributes=attributes
+            )
+        except Exception as exc:
+            # Leave it on the source queue: the redrive policy still moves it after maxReceiveCount.
+            log.error("message.dead_letter_failed", reason=reason, error=str(exc))
+            self._in_flight.pop(message["MessageId"], None)
+            return False
+        log.error("message.dead_lettered", reason=reason, receive_count=receive_count)
+        self.stats.dead_lettered += 1
+        return True
+
+    async def _delete(self, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            try:
+                answer = await self.sqs.delete_message_batch(
+                    QueueUrl=self.queue.url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                    ],
+                )
+                for failure in answer.get("Failed", []):
+                    # The message will be redelivered; handlers are idempotent, so this costs a repeat.
+                    log.warning(
+                        "message.delete_failed",
+                        message_id=chunk[int(failure["Id"])]["MessageId"],
+                        error=failure.get("Message"),
+                    )
+            except Exception as exc:
+                log.warning("message.delete_failed", count=len(chunk), error=str(exc))
+            finally:
+                for message in chunk:
+                    self._in_flight.pop(message["MessageId"], None)
+
+    async def _set_visibility(self, message: dict[str, Any], seconds: int) -> None:
+        self._in_flight.pop(message["MessageId"], None)
+        try:
+            await self.sqs.change_message_visibility(
+                QueueUrl=self.queue.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
+            )
+        except Exception as exc:
+            log.warning("message.visibility_failed", error=str(exc))
+
+    async def _heartbeat(self) -> None:
+        """Extend every in-flight message before its visibility runs out."""
+        every = self.config.heartbeat_every or self.config.visibility_timeout / 2
+        while True:
+            await asyncio.sleep(every)
+            await self._change_visibility(list(self._in_flight.values()), self.config.visibility_timeout)
+
+    async def _change_visibility(self, flights: list[_InFlight], seconds: int) -> None:
+        for start in range(0, len(flights), 10):
+            chunk = flights[start : start + 10]
+            try:
+                answer = await self.sqs.change_message_visibility_batch(
+                    QueueUrl=self.queue.url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": f.receipt_handle, "VisibilityTimeout": seconds}
+                        for i, f in enumerate(chunk)
+                    ],
+                )
+                for failure in answer.get("Failed", []):
+                    log.warning(
+                        "message.heartbeat_failed",
+                        message_id=chunk[int(failure["Id"])].message_id,
+                        error=failure.get("Message"),
+                    )
+            except Exception as exc:
+                log.warning("message.heartbeat_failed", count=len(chunk), error=str(exc))
+
+    async def _drain(self) -> None:
+        """Let in-flight handlers finish for a bounded time; make the rest visible again at once."""
+        if self._batches:
+            log.info("consumer.draining", queue=self.queue.name, in_flight=len(self._in_flight))
+            _, unfinished = await asyncio.wait(set(self._batches), timeout=self.config.drain_seconds)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        leftovers = list(self._in_flight.values())
+        if leftovers:
+            await self._change_visibility(leftovers, 0)
+            self.stats.released += len(leftovers)
+            self._in_flight.clear()

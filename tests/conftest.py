@@ -1,0 +1,83 @@
+"""Shared fixtures: one moto server over HTTP for the whole session, reset before every test.
+
+Our code talks to it exactly as it talks to AWS (aiobotocore over HTTP via AWS_ENDPOINT_URL); nothing
+of ours is patched.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from shared.aws import AwsClients
+from shared.bootstrap import bootstrap
+from shared.config import Settings
+from shared.worker import Runtime, open_runtime
+
+# Dummy credentials so botocore never looks for real ones; set before any client is created.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from an empty account, and any code reading the environment finds moto."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name in list(os.environ):
+        if name.startswith(("CLOUDTHRIFT_", "DISCORD_", "GEMINI_", "GOOGLE_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_settings(moto_endpoint: str) -> Callable[..., Settings]:
+    """Settings for tests: moto endpoint, short polls, no .env file."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "aws_endpoint_url": moto_endpoint,
+            "aws_region": "us-east-1",
+            "cloudthrift_wait_time_seconds": 1,
+            "cloudthrift_visibility_timeout": 30,
+            "cloudthrift_drain_seconds": 5,
+            "cloudthrift_aws_max_attempts": 3,
+            "cloudthrift_log_format": "json",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Queues, DLQs and table bootstrapped on moto, and the runtime every worker uses."""
+    async with AwsClients(settings) as aws:
+        await bootstrap(settings, aws)
+    async with open_runtime(settings) as opened:
+        yield opened

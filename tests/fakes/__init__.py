@@ -1,0 +1,1 @@
+"""Local HTTP fakes of Discord and Gemini that enforce the documented limits."""
