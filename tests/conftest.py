@@ -19,6 +19,9 @@ from shared.bootstrap import bootstrap
 from shared.config import Settings
 from shared.worker import Runtime, open_runtime
 
+# The fakes of Discord and Gemini live in their own modules; their fixtures are shared from here.
+pytest_plugins = ("tests.fakes.gemini", "tests.fakes.discord")
+
 # Dummy credentials so botocore never looks for real ones; set before any client is created.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",

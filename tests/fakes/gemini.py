@@ -1,0 +1,1 @@
+"""Fake of the Gemini REST API (generateContent), served by aiohttp on loopback."""
