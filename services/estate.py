@@ -71,6 +71,14 @@ async def seed_estate(
     return [item for items in per_region for item in items]
 
 
+async def linux_image(ec2: Any) -> str:
+    """An Amazon Linux 2 image; filtered, since the unfiltered list is about a megabyte of XML."""
+    images = await ec2.describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*"]}]
+    )
+    return str(images["Images"][0]["ImageId"])
+
+
 async def _seed_region(
     aws: AwsClients, region: str, backdate: Backdater | None, now: datetime
 ) -> list[Seeded]:
@@ -110,7 +118,7 @@ async def _seed_region(
     await volume("gp2", 250, {}, {"Name": "dr-restore-point", "cloudthrift:keep": "legal hold"}, "opted-out")
     await volume("gp3", 100, {}, {"Name": "just-provisioned"}, "too-young", age=None)
 
-    image_id = (await ec2.describe_images(Owners=["amazon"]))["Images"][0]["ImageId"]
+    image_id = await linux_image(ec2)
     vpc = (await ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}]))["Vpcs"][0]["VpcId"]
     subnet = (await ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}]))["Subnets"][0][
         "SubnetId"
