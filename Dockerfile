@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# One image for every CloudThrift process; the command picks the service:
+#   cloudthrift bootstrap | worker scanner|analyzer|notifier|executor | serve | scan | dlq ...
+# and `moto_server` (a dependency) is the local AWS of docker-compose.yml.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- build: a virtualenv with the pinned dependencies, then the project itself -------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/cloudthrift
+WORKDIR /src
+# Dependencies first (from pyproject.toml, pinned by constraints.txt): this layer survives code edits.
+COPY pyproject.toml constraints.txt ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && /opt/cloudthrift/bin/pip install --constraint constraints.txt --requirement requirements.txt
+COPY README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN /opt/cloudthrift/bin/pip install --constraint constraints.txt --no-deps . \
+    && /opt/cloudthrift/bin/python -m compileall -q /opt/cloudthrift/lib
+
+# --- runtime: the virtualenv only, run as an unprivileged user ----------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/cloudthrift/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CLOUDTHRIFT_LOG_FORMAT=json
+RUN groupadd --system --gid 10001 cloudthrift \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin cloudthrift
+COPY --from=build /opt/cloudthrift /opt/cloudthrift
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["cloudthrift"]
+CMD ["--help"]

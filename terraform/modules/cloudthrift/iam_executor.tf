@@ -1,0 +1,101 @@
+# The executor is the only role that may change the estate: snapshot volumes (tagging the snapshot at
+# creation with the decision id), delete volumes and release addresses. Every such permission is bound
+# to the configured regions (aws:RequestedRegion) and to resource ARNs in this account, never to "*".
+# The executor re-checks each resource before acting (ARCHITECTURE.md, safety rules); IAM is the fence.
+
+locals {
+  volume_arns   = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:volume/*"]
+  snapshot_arns = [for r in var.regions : "arn:${local.partition}:ec2:${r}::snapshot/*"]
+  address_arns  = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:elastic-ip/*"]
+}
+
+resource "aws_iam_role" "executor" {
+  name               = "${var.prefix}-executor"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "executor" {
+  name   = "executor"
+  role   = aws_iam_role.executor.id
+  policy = data.aws_iam_policy_document.executor.json
+}
+
+data "aws_iam_policy_document" "executor" {
+  source_policy_documents = [data.aws_iam_policy_document.worker_queues["executor"].json]
+
+  # Re-check right before acting. Describe* supports no resource-level permissions.
+  statement {
+    sid       = "RecheckEstate"
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # CreateSnapshot is authorized against both the source volume and the new snapshot.
+  statement {
+    sid       = "SnapshotBeforeDelete"
+    actions   = ["ec2:CreateSnapshot"]
+    resources = concat(local.volume_arns, local.snapshot_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # Tags only on snapshots, and only as part of creating them (the decision id travels as a tag).
+  statement {
+    sid       = "TagSnapshotsAtCreation"
+    actions   = ["ec2:CreateTags"]
+    resources = local.snapshot_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateSnapshot"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "DeleteVolumes"
+    actions   = ["ec2:DeleteVolume"]
+    resources = local.volume_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "ReleaseAddresses"
+    actions   = ["ec2:ReleaseAddress"]
+    resources = local.address_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = local.ledger_arns
+  }
+}

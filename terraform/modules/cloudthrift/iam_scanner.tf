@@ -1,0 +1,49 @@
+# The scanner only describes: it lists volumes, addresses and regions, and records sightings in the ledger.
+# Every permission a detector declares (services/scanner/resources/*.py `permissions`) must be here;
+# tests/deploy/test_terraform.py checks it.
+
+resource "aws_iam_role" "scanner" {
+  name               = "${var.prefix}-scanner"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "scanner" {
+  name   = "scanner"
+  role   = aws_iam_role.scanner.id
+  policy = data.aws_iam_policy_document.scanner.json
+}
+
+data "aws_iam_policy_document" "scanner" {
+  source_policy_documents = [data.aws_iam_policy_document.worker_queues["scanner"].json]
+
+  # Describe* calls support no resource-level permissions: "*" is the only valid resource.
+  statement {
+    sid       = "DescribeEstate"
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeRegions"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "Ledger"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:Query",
+    ]
+    resources = local.ledger_arns
+  }
+
+  dynamic "statement" {
+    for_each = length(var.scan_role_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ScanOtherAccounts"
+      actions   = ["sts:AssumeRole"]
+      resources = var.scan_role_arns
+    }
+  }
+}

@@ -1,0 +1,39 @@
+"""docs/DEPLOY.md stays true to the code: its settings table names every setting, and only real ones."""
+
+from __future__ import annotations
+
+import re
+
+from shared.config import Settings
+from tests.deploy.terraform_model import ROOT
+
+GUIDE = ROOT / "docs" / "DEPLOY.md"
+
+
+def documented_settings() -> set[str]:
+    table = GUIDE.read_text().split("## Settings", 1)[1]
+    return {name for row in table.splitlines() for name in re.findall(r"^\| `([A-Z0-9_]+)`", row)}
+
+
+def test_every_setting_is_in_the_deployment_guide() -> None:
+    documented = documented_settings() | {"AWS_DEFAULT_REGION"}
+    missing = {name.upper() for name in Settings.model_fields} - documented
+    assert not missing, f"add to the settings table of docs/DEPLOY.md: {sorted(missing)}"
+
+
+def test_the_guide_documents_no_setting_that_does_not_exist() -> None:
+    standard = {"DD_AGENT_HOST", "DD_SERVICE"}  # read by ddtrace / datadog themselves
+    unknown = documented_settings() - {name.upper() for name in Settings.model_fields} - standard
+    assert not unknown, f"not settings of shared/config.py: {sorted(unknown)}"
+
+
+def test_the_guide_covers_the_discord_set_up_and_the_aws_steps() -> None:
+    text = GUIDE.read_text()
+    for needed in (
+        "Public Key",
+        "Interactions Endpoint URL",
+        "Bot",
+        "DISCORD_APPROVER_IDS",
+        "terraform apply",
+    ):
+        assert needed in text, needed
