@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> None:
             async with AwsClients(loaded) as aws:
-                result = await replay(await aws.client("sqs"), loaded, queue)  # type: ignore[arg-type]
+                mover = await aws.client("sqs", max_attempts=1)
+                result = await replay(await aws.client("sqs"), loaded, queue, mover=mover)  # type: ignore[arg-type]
             typer.echo(
                 f"replayed {result.moved} message(s) from {loaded.dlq_name(queue)} to "  # type: ignore[arg-type]
                 f"{loaded.queue_name(queue)} ({result.method})"

@@ -71,22 +71,24 @@ async def list_dlqs(sqs: Any, settings: Settings, *, sample: int = 5) -> list[Dl
     return summaries
 
 
-async def replay(
-    sqs: Any, settings: Settings, queue: QueueName, *, force_manual: bool = False
-) -> ReplayResult:
-    """Move every message of `queue`'s DLQ back to `queue`."""
+async def replay(sqs: Any, settings: Settings, queue: QueueName, *, mover: Any = None) -> ReplayResult:
+    """Move every message of `queue`'s DLQ back to `queue`.
+
+    Args:
+        mover: the SQS client that tries StartMessageMoveTask; give it a retry budget of one attempt so
+            an endpoint that does not implement the call (moto answers HTTP 500) falls back at once.
+    """
     dlq_url, dlq_arn = await _url_and_arn(sqs, settings.dlq_name(queue))
     source_url, source_arn = await _url_and_arn(sqs, settings.queue_name(queue))
     depth = await _depth(sqs, dlq_url)
     if depth == 0:
         return ReplayResult(queue, 0, "none")
-    if not force_manual:
-        try:
-            await sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=source_arn)
-            log.info("dlq.move_task_started", queue=queue, messages=depth)
-            return ReplayResult(queue, depth, "move-task")
-        except Exception as exc:
-            log.info("dlq.move_task_unavailable", queue=queue, error=str(exc)[:200])
+    try:
+        await (mover or sqs).start_message_move_task(SourceArn=dlq_arn, DestinationArn=source_arn)
+        log.info("dlq.move_task_started", queue=queue, messages=depth)
+        return ReplayResult(queue, depth, "move-task")
+    except Exception as exc:
+        log.info("dlq.move_task_unavailable", queue=queue, error=str(exc)[:200])
     moved = await _move_by_hand(sqs, dlq_url, source_url, limit=depth)
     return ReplayResult(queue, moved, "receive-send-delete")
 

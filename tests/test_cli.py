@@ -1,0 +1,109 @@
+"""The `cloudthrift` program as an operator runs it: real processes, real signals, moto over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from shared.aws import AwsClients
+from shared.bootstrap import bootstrap
+from shared.config import Settings
+
+
+def env(moto_endpoint: str, **extra: str) -> dict[str, str]:
+    return {**os.environ, "AWS_ENDPOINT_URL": moto_endpoint, "CLOUDTHRIFT_LOG_FORMAT": "json",
+            "CLOUDTHRIFT_WAIT_TIME_SECONDS": "1", **extra}
+
+
+def cloudthrift(*args: str, moto_endpoint: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "services", *args], capture_output=True, text=True, timeout=120,
+                          env=env(moto_endpoint, **extra))
+
+
+async def ready(settings: Settings) -> None:
+    async with AwsClients(settings) as aws:
+        await bootstrap(settings, aws)
+
+
+async def messages(settings: Settings, queue: str) -> list[dict[str, Any]]:
+    async with AwsClients(settings) as aws:
+        sqs = await aws.client("sqs")
+        url = (await sqs.get_queue_url(QueueName=queue))["QueueUrl"]
+        answer = await sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        return answer.get("Messages", [])
+
+
+def test_bootstrap_command_is_idempotent(moto_endpoint: str) -> None:
+    first = cloudthrift("bootstrap", moto_endpoint=moto_endpoint)
+    second = cloudthrift("bootstrap", moto_endpoint=moto_endpoint)
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert first.stdout.count("created") == 9
+    assert "created" not in second.stdout and second.stdout.count("exists") == 9
+
+
+async def test_scan_command_enqueues_a_scan_request(moto_endpoint: str, settings: Settings) -> None:
+    await ready(settings)
+    done = cloudthrift("scan", "-r", "eu-west-1", "-k", "elastic-ip", moto_endpoint=moto_endpoint)
+    assert done.returncode == 0, done.stderr
+    [message] = await messages(settings, settings.queue_name("scan"))
+    body = json.loads(message["Body"])
+    assert body["type"] == "ScanRequested"
+    assert body["payload"]["regions"] == ["eu-west-1"] and body["payload"]["kinds"] == ["elastic-ip"]
+    assert body["payload"]["requested_by"].startswith("cli:")
+
+
+async def test_dlq_commands_list_and_replay(moto_endpoint: str, settings: Settings) -> None:
+    await ready(settings)
+    async with AwsClients(settings) as aws:
+        sqs = await aws.client("sqs")
+        dlq = (await sqs.get_queue_url(QueueName=settings.dlq_name("analyze")))["QueueUrl"]
+        await sqs.send_message(QueueUrl=dlq, MessageBody="{}", MessageAttributes={
+            "cloudthrift-error": {"DataType": "String", "StringValue": "invalid event: unsupported schema None"}})
+    listed = cloudthrift("dlq", "list", moto_endpoint=moto_endpoint)
+    assert "cloudthrift-analyze-dlq: 1 message(s)" in listed.stdout
+    assert "invalid event: unsupported schema None" in listed.stdout
+    replayed = cloudthrift("dlq", "replay", "analyze", moto_endpoint=moto_endpoint)
+    assert "replayed 1 message(s) from cloudthrift-analyze-dlq to cloudthrift-analyze" in replayed.stdout
+    assert [m["Body"] for m in await messages(settings, settings.queue_name("analyze"))] == ["{}"]
+    unknown = cloudthrift("dlq", "replay", "nowhere", moto_endpoint=moto_endpoint)
+    assert unknown.returncode == 2 and "unknown queue 'nowhere'" in unknown.stderr
+
+
+async def test_a_worker_process_stops_cleanly_on_sigterm(moto_endpoint: str, settings: Settings) -> None:
+    await ready(settings)
+    process = subprocess.Popen([sys.executable, "-m", "services", "worker", "scanner"], env=env(moto_endpoint),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        for line in process.stderr:  # logs are JSON lines on stderr
+            if '"workers.started"' in line or time.monotonic() > deadline:
+                break
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        rest = process.stderr.read()
+        assert '"consumer.stopped"' in rest and "Traceback" not in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_unknown_worker_is_refused(moto_endpoint: str) -> None:
+    done = cloudthrift("worker", "janitor", moto_endpoint=moto_endpoint)
+    assert done.returncode == 2 and "unknown worker(s) janitor" in done.stderr
+
+
+def test_local_once_finds_the_seeded_idle_resources_with_their_costs() -> None:
+    """The README's first command, end to end: its own moto server, seeded estate, every worker, one scan."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CLOUDTHRIFT_", "DISCORD_", "GEMINI_"))}
+    done = subprocess.run([sys.executable, "-m", "services", "local", "--once"], capture_output=True, text=True,
+                          timeout=300, env={**clean, "CLOUDTHRIFT_LOG_FORMAT": "json"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "42 idle resource(s), $10065.87/month wasted" in done.stdout
+    assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout
+    assert "dr-restore-point" not in done.stdout  # opted out
+    assert "just-provisioned" not in done.stdout  # too young
