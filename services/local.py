@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 import structlog
-from moto.server import ThreadedMotoServer
 from rich.console import Console
 from rich.table import Table
 
+from services.embedded_aws import EmbeddedAws
 from services.estate import DEMO_REGIONS, moto_backdater, seed_estate
 from services.workers import available_workers
 from shared.aws import AwsClients
@@ -31,11 +31,9 @@ from shared.worker import Runtime, open_runtime, run_workers
 log = structlog.get_logger("cloudthrift.local")
 
 
-def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound = server.get_host_and_port()
-    return server, f"http://{host}:{bound}"
+def start_moto(port: int = 0) -> tuple[EmbeddedAws, str]:
+    server = EmbeddedAws(port=port)
+    return server, server.start()
 
 
 def _local_environment(endpoint: str) -> None:
@@ -46,6 +44,8 @@ def _local_environment(endpoint: str) -> None:
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_REGION": "us-east-1",
         "CLOUDTHRIFT_REGIONS": ",".join(DEMO_REGIONS),
+        # No Agent on a laptop: spans off unless asked for (DD_TRACE_ENABLED=true); metrics are UDP.
+        "DD_TRACE_ENABLED": "false",
     }.items():
         os.environ.setdefault(name, value)
 
@@ -88,6 +88,12 @@ async def _run_pipeline(runtime: Runtime, *, once: bool) -> None:
     specs = list(available_workers().values())
     stop = asyncio.Event()
     workers = asyncio.create_task(run_workers(runtime, specs, stop=stop))
+    # With DISCORD_PUBLIC_KEY set, Discord's clicks are served beside the workers (services/notifier).
+    endpoint = None
+    if runtime.settings.discord_public_key:
+        from services.notifier.http import start_endpoint
+
+        endpoint = await start_endpoint(runtime.settings, runtime)
     await runtime.publisher.publish(
         runtime.queues["scan"].url, [ScanRequested(requested_by="cloudthrift local")]
     )
@@ -97,6 +103,8 @@ async def _run_pipeline(runtime: Runtime, *, once: bool) -> None:
     if once:
         stop.set()
     await workers
+    if endpoint is not None:
+        await endpoint.cleanup()
 
 
 async def _wait_until_quiet(runtime: Runtime, queues: Iterable[QueueName], stop: asyncio.Event) -> None:

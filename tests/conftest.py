@@ -6,14 +6,15 @@ of ours is patched.
 
 from __future__ import annotations
 
+import logging
 import os
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
+from services.embedded_aws import EmbeddedAws
 from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.config import Settings
@@ -30,14 +31,14 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
 )
 os.environ.pop("AWS_PROFILE", None)
+# moto's embedded werkzeug server logs every request; failures should show our logs, not those.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = EmbeddedAws()
+    yield server.start()
     server.stop()
 
 
@@ -50,6 +51,16 @@ def _fresh_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("CLOUDTHRIFT_", "DISCORD_", "GEMINI_", "GOOGLE_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _datadog_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No spans and no DogStatsD unless a test asks (tests/telemetry turns them back on)."""
+    for name in list(os.environ):
+        if name.startswith("DD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DD_TRACE_ENABLED", "false")
+    monkeypatch.setenv("DD_DOGSTATSD_DISABLE", "true")
 
 
 @pytest.fixture

@@ -1,0 +1,62 @@
+"""The embedded AWS of the local default and the tests: a moto server on loopback, in this process.
+
+One difference from moto's own ThreadedMotoServer: DynamoDB requests are served one at a time. moto
+checks a ConditionExpression and then writes, without a lock, so two concurrent conditional writes can
+both pass on a threaded server. Real DynamoDB applies each conditional write atomically, and the
+ledger's races (two executors claiming one approval) depend on that, so the emulator must too.
+Everything else (SQS long polls above all) stays concurrent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def serialise_dynamodb(app: WsgiApp) -> WsgiApp:
+    lock = threading.Lock()
+
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return serve
+
+
+class EmbeddedAws:
+    """Start/stop a moto server bound to loopback; `endpoint` is the AWS_ENDPOINT_URL to use."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host, self._port = host, port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+        self._thread.start()
+        return self.endpoint
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
