@@ -80,22 +80,74 @@ class Settings(BaseSettings):
 
     # --- Execution -----------------------------------------------------------------------------
     cloudthrift_dry_run: bool = Field(default=True, description="Record what would be done; touch nothing.")
+    cloudthrift_snapshot_before_delete: bool = Field(
+        default=True, description="Snapshot a volume (tagged with the decision id) before deleting it."
+    )
+    cloudthrift_snapshot_wait_seconds: int = Field(
+        default=900,
+        ge=0,
+        le=3600,
+        description="Longest one attempt waits for a snapshot to complete; the next delivery resumes it.",
+    )
 
     # --- Logging -------------------------------------------------------------------------------
     cloudthrift_log_format: Literal["auto", "json", "console"] = "auto"
     cloudthrift_log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # --- Datadog (the standard DD_* variables; the Agent address is read by the datadog package) ---
+    dd_env: str | None = Field(default=None, description="DD_ENV: the env tag on metrics, spans, logs.")
+    dd_version: str | None = Field(default=None, description="DD_VERSION; default: the package version.")
+    dd_trace_enabled: bool = Field(default=True, description="DD_TRACE_ENABLED: spans through ddtrace.")
+    dd_dogstatsd_disable: bool = Field(default=False, description="DD_DOGSTATSD_DISABLE: no metrics.")
+    cloudthrift_gauge_interval: float = Field(
+        default=60, gt=0, le=3600, description="Seconds between queue-depth / pending-approval gauges."
+    )
+
     # --- Gemini / Discord (used by later stages; secrets never appear in a repr) ----------------
     gemini_api_key: SecretStr | None = None
-    gemini_model: str = "gemini-2.5-flash-lite"
+    # gemini-3.5-flash-lite: GA since 2026-07-21, the current flash-lite generation, and the model Google
+    # routes retired gemini-2.5-flash traffic to (shutdown 2026-12-01). 2.5-flash-lite still answers, but
+    # its siblings are being retired and its "not deprecated" status is only reported second-hand.
+    gemini_model: str = "gemini-3.5-flash-lite"
     gemini_base_url: str | None = None
+    gemini_timeout_seconds: float = Field(default=15, gt=0, le=300, description="Per HTTP attempt.")
+    gemini_retry_attempts: int = Field(default=3, ge=1, le=10, description="SDK attempts on 408/429/5xx.")
+    gemini_retry_initial_delay: float = Field(default=1.0, ge=0, le=60)
+    gemini_retry_max_delay: float = Field(default=10.0, ge=0, le=120)
+    gemini_max_concurrency: int = Field(default=16, ge=1, le=256, description="Calls in flight at once.")
+    gemini_max_output_tokens: int = Field(default=1024, ge=64, le=8192)
+    gemini_temperature: float = Field(default=0.2, ge=0, le=2)
+    gemini_breaker_failures: int = Field(default=5, ge=1, le=1000, description="Failures that open it.")
+    gemini_breaker_cooldown_seconds: float = Field(default=60, ge=0, le=3600)
     discord_bot_token: SecretStr | None = None
     discord_public_key: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
     discord_application_id: str | None = None
     discord_channel_id: str | None = None
     discord_api_base_url: str = "https://discord.com/api/v10"
+    # --- Notifier and interactions endpoint (issue 4) -------------------------------------------
+    discord_approver_ids: CsvList = Field(
+        default_factory=list, description="Discord user ids allowed to approve; empty + no roles: nobody."
+    )
+    discord_approver_role_ids: CsvList = Field(
+        default_factory=list, description="Discord role ids whose members may approve."
+    )
+    discord_max_attempts: int = Field(default=6, ge=1, le=50, description="Tries per Discord call.")
+    cloudthrift_group_threshold: int = Field(
+        default=5, ge=0, description="Above this many findings per scan/account/region/kind: one card."
+    )
+    cloudthrift_group_window_seconds: float = Field(default=5, ge=0, le=600)
+    cloudthrift_group_max_wait_seconds: float = Field(default=60, ge=0, le=3600)
+    cloudthrift_snooze_days: int = Field(default=30, ge=1, le=365)
+    cloudthrift_scan_token: SecretStr | None = None
+    cloudthrift_http_host: str = "127.0.0.1"
+    cloudthrift_http_port: int = Field(default=8080, ge=0, le=65535)
+    cloudthrift_http_max_body: int = Field(default=65_536, ge=1024, le=10_485_760)
+    cloudthrift_signature_max_age_seconds: int = Field(default=300, ge=5, le=3600)
 
     _split = field_validator("cloudthrift_regions", "cloudthrift_kinds", mode="before")(_split_csv)
+    _split_discord = field_validator("discord_approver_ids", "discord_approver_role_ids", mode="before")(
+        _split_csv
+    )
 
     def queue_name(self, queue: QueueName) -> str:
         return f"{self.cloudthrift_prefix}-{queue}"

@@ -11,16 +11,36 @@ from typing import Literal
 
 import structlog
 
+from shared.telemetry import add_trace_correlation
+
+class _CurrentStderr:
+    """Whatever sys.stderr is at the moment of writing, not at configuration time.
+
+    A process may swap stderr after configuring logs (test runners capture it, then close their
+    buffer); binding the stream once would leave every later log line writing to a closed file.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 def configure_logging(
     fmt: Literal["auto", "json", "console"] = "auto", level: str = "info", *, stream=None
 ) -> None:
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()
     console = fmt == "console" or (fmt == "auto" and stream.isatty())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_correlation,  # dd.trace_id, dd.span_id, dd.service... inside a span
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
@@ -37,6 +57,9 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     # Libraries log through the standard library: keep their noise (moto's per-request lines) out.
-    logging.basicConfig(level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("werkzeug", "botocore", "aiobotocore", "moto", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Without an Agent every other UDP send fails with ECONNREFUSED and the package warns each time:
+    # metrics are best-effort by design, so only its errors are worth a line.
+    logging.getLogger("datadog.dogstatsd").setLevel(logging.ERROR)

@@ -12,6 +12,10 @@ happens when that fails depends on the error (see shared/errors.py):
 While handlers run, a heartbeat extends the visibility of every message in flight, so a slow handler
 is not raced by a second consumer. On stop (SIGTERM/SIGINT) the consumer stops receiving, lets what is
 in flight finish for a bounded time, and makes anything unfinished visible again: nothing is lost.
+
+Every message is observed (shared/telemetry): its lag, latency and outcome as metrics, and a span of the
+stage's service, child of the producer's span whose context came in the `_datadog` attribute; the
+handler's outputs carry this span's context on.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import structlog
 
 from shared.errors import InvalidEvent, PermanentError, TransientError
 from shared.events import Envelope, Payload, parse_event
+from shared.telemetry import MessageTelemetry, Stage
 
 log = structlog.get_logger("cloudthrift.queue")
 
@@ -162,6 +167,7 @@ class Consumer:
     output_url: str | None = None
     config: ConsumerConfig = field(default_factory=ConsumerConfig)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
+    telemetry: Stage = field(default_factory=Stage.off)  # metrics + the stage's tracing service
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
@@ -267,23 +273,31 @@ class Consumer:
         receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(queue=self.queue.name, message_id=message["MessageId"])
+        # This coroutine runs as its own task (gather), so the span it activates is this message's alone.
+        observed = MessageTelemetry(self.telemetry, self.queue.name, message)
         try:
             event = parse_event(message["Body"])
             structlog.contextvars.bind_contextvars(event_id=str(event.id), event_type=event.type)
+            observed.describe(event)
             outputs = await self.handler(event)
             if outputs and self.output_url:
-                await self.publisher.publish(self.output_url, outputs)
+                await self.publisher.publish(self.output_url, outputs, attributes=observed.attributes())
         except PermanentError as exc:
             kind = "invalid event" if isinstance(exc, InvalidEvent) else "permanent error"
-            return await self._dead_letter(message, f"{kind}: {exc}", receive_count)
-        except asyncio.CancelledError:
+            moved = await self._dead_letter(message, f"{kind}: {exc}", receive_count)
+            observed.finish("dead_letter" if moved else "retry", exc)
+            return moved
+        except asyncio.CancelledError as exc:
+            observed.finish("cancelled", exc)
             raise
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if receive_count >= self.config.max_receives:
-                return await self._dead_letter(
+                moved = await self._dead_letter(
                     message, f"gave up after {receive_count} receives: {reason}", receive_count
                 )
+                observed.finish("dead_letter" if moved else "retry", exc)
+                return moved
             delay = self.config.backoff(receive_count)
             log.warning(
                 "message.retry",
@@ -294,10 +308,12 @@ class Consumer:
             )
             self.stats.retried += 1
             await self._set_visibility(message, delay)
+            observed.finish("retry", exc)
             return False
         finally:
             self._slots.release()
         self.stats.succeeded += 1
+        observed.finish("ok")
         return True
 
     async def _dead_letter(self, message: dict[str, Any], reason: str, receive_count: int) -> bool:

@@ -12,14 +12,16 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
+from aiobotocore.session import AioSession
 
 from shared.aws import AwsClients
 from shared.config import QUEUE_NAMES, QueueName, Settings
 from shared.ledger import Ledger
 from shared.queue import Consumer, ConsumerConfig, Handler, Publisher, QueueRef, resolve_queue
+from shared.telemetry import Telemetry, sample_gauges
 
 log = structlog.get_logger("cloudthrift.worker")
 
@@ -34,6 +36,8 @@ class Runtime:
     ledger: Ledger
     publisher: Publisher
     queues: dict[QueueName, QueueRef]
+    # Metrics client and tracing switch; `telemetry.stage(name)` gives a stage its service name.
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     def consumer_config(self) -> ConsumerConfig:
         s = self.settings
@@ -47,22 +51,28 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    async with AwsClients(settings) as aws:
+async def open_runtime(settings: Settings, *, session: AioSession | None = None) -> AsyncIterator[Runtime]:
+    """Everything a runner needs; `session` lets many runtimes share botocore's parsed service models."""
+    async with AwsClients(settings, session=session) as aws:
         sqs = await aws.client("sqs")
         dynamodb = await aws.client("dynamodb")
         queues = {
             name: await resolve_queue(sqs, settings.queue_name(name), settings.dlq_name(name))
             for name in QUEUE_NAMES
         }
-        yield Runtime(
-            settings=settings,
-            aws=aws,
-            sqs=sqs,
-            ledger=Ledger(dynamodb, settings.table_name),
-            publisher=Publisher(sqs),
-            queues=queues,
-        )
+        telemetry = Telemetry.from_settings(settings)
+        try:
+            yield Runtime(
+                settings=settings,
+                aws=aws,
+                sqs=sqs,
+                ledger=Ledger(dynamodb, settings.table_name),
+                publisher=Publisher(sqs),
+                queues=queues,
+                telemetry=telemetry,
+            )
+        finally:
+            telemetry.close()
 
 
 @dataclass(frozen=True)
@@ -97,18 +107,34 @@ async def run_workers(
                         publisher=runtime.publisher,
                         output_url=runtime.queues[spec.output].url if spec.output else None,
                         config=runtime.consumer_config(),
+                        telemetry=runtime.telemetry.stage(spec.name),
                     )
                 )
             runs = [
                 asyncio.create_task(c.run(), name=f"consumer:{s.name}")
                 for c, s in zip(consumers, specs, strict=True)
             ]
+            gauges = asyncio.create_task(_sample_gauges(runtime, specs, stop), name="gauges")
             log.info("workers.started", workers=[s.name for s in specs])
             await stop.wait()
             log.info("workers.stopping")
             for consumer in consumers:
                 consumer.stop()
-            await asyncio.gather(*runs)
+            await asyncio.gather(*runs, gauges)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+async def _sample_gauges(runtime: Runtime, specs: Sequence[WorkerSpec], stop: asyncio.Event) -> None:
+    """Depths of the queues these workers consume (and their DLQs); pending approvals where the
+    notifier runs, so that one process, not every worker, reports them."""
+    notifier = any(spec.input == "notify" for spec in specs)
+    await sample_gauges(
+        runtime.settings.cloudthrift_gauge_interval,
+        stop,
+        sqs=runtime.sqs,
+        queues=[runtime.queues[spec.input] for spec in specs],
+        metrics=runtime.telemetry.stage(specs[0].name if len(specs) == 1 else "runtime").metrics,
+        ledger=runtime.ledger if notifier else None,
+    )

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from aiobotocore.session import AioSession, get_session
 
 from services.embedded_aws import EmbeddedAws
 from shared.aws import AwsClients
@@ -88,10 +89,16 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+@pytest.fixture(scope="session")
+def aws_session() -> AioSession:
+    """One botocore session for the whole run: loading the service models costs seconds per session."""
+    return get_session()
+
+
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings, aws_session: AioSession) -> AsyncIterator[Runtime]:
     """Queues, DLQs and table bootstrapped on moto, and the runtime every worker uses."""
-    async with AwsClients(settings) as aws:
+    async with AwsClients(settings, session=aws_session) as aws:
         await bootstrap(settings, aws)
-    async with open_runtime(settings) as opened:
+    async with open_runtime(settings, session=aws_session) as opened:
         yield opened

@@ -18,12 +18,14 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from services.scanner.metrics import report_scan
 from services.scanner.pricing import PriceTable, money
 from services.scanner.resources import Detector, Observation, detectors
 from shared.errors import TransientError, UnsupportedResource
 from shared.events import CostEstimate, DecisionKey, Envelope, Finding, ResourceFound, ScanRequested, utcnow
 from shared.ledger import Decision, Ledger, State, decision_id_for
 from shared.registry import Registry
+from shared.telemetry import Metrics, NullMetrics
 
 log = structlog.get_logger("cloudthrift.scanner")
 
@@ -56,6 +58,7 @@ class ScannerDeps:
     policy: ScanPolicy = ScanPolicy()
     clock: Callable[[], datetime] = utcnow
     registry: Registry[Detector] = detectors
+    metrics: Metrics = field(default_factory=NullMetrics)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class ScanSummary:
     found: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, region) → idle count
     skipped: Counter[str] = field(default_factory=Counter)  # verdict → count
     waste_usd: Decimal = Decimal(0)
+    waste_by: Counter[tuple[str, str]] = field(default_factory=Counter)  # (kind, region) → monthly $
     failed_regions: dict[str, str] = field(default_factory=dict)
     published: int = 0
     quiet: int = 0
@@ -158,6 +162,16 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
     await _forget_busy(deps.ledger, account_id, scanned, {f.key.pk for f in findings})
 
     summary.published = len(to_publish)
+    report_scan(
+        deps.metrics,
+        account_id=account_id,
+        scanned=scanned,
+        found=summary.found,
+        waste=summary.waste_by,
+        failed_regions=summary.failed_regions,
+        announced=to_publish,
+        duration_s=time.monotonic() - started,
+    )
     log.info(
         "scan.summary",
         account_id=account_id,
@@ -207,6 +221,7 @@ async def _scan_region(
             findings.append(finding)
             summary.found[(detector.kind, region)] += 1
             summary.waste_usd += finding.cost.monthly_usd
+            summary.waste_by[(detector.kind, region)] += finding.cost.monthly_usd
     return findings
 
 
@@ -277,7 +292,9 @@ async def _forget_busy(
     ledger: Ledger, account_id: str, scanned: set[tuple[str, str]], idle_pks: set[str]
 ) -> None:
     """A FOUND resource not seen idle in a complete scan of its region is busy again: reset its clock."""
-    async for decision in ledger.by_state(State.FOUND):
+    # Only the fields read below: every FOUND finding's JSON would otherwise cross the wire each scan.
+    fields = ("account_id", "region", "kind", "idle_since")
+    async for decision in ledger.by_state(State.FOUND, attributes=fields):
         if decision.get("account_id") != account_id or decision.pk in idle_pks:
             continue
         if (decision.get("region"), decision.get("kind")) not in scanned:

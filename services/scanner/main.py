@@ -27,7 +27,11 @@ def scan_policy(settings: Settings) -> ScanPolicy:
 
 def scanner_deps(runtime: Runtime) -> ScannerDeps:
     return ScannerDeps(
-        aws=runtime.aws, ledger=runtime.ledger, prices=load_prices(), policy=scan_policy(runtime.settings)
+        aws=runtime.aws,
+        ledger=runtime.ledger,
+        prices=load_prices(),
+        policy=scan_policy(runtime.settings),
+        metrics=runtime.telemetry.stage("scanner").metrics,
     )
 
 
