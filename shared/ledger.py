@@ -12,6 +12,7 @@ own states): whoever wins the APPROVED → EXECUTING claim is the only one allow
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -200,38 +201,27 @@ class Ledger:
         return TransitionResult(True, Decision({k: _plain(v) for k, v in item.items()}))
 
     async def create_many(
-        self, findings: Sequence[Finding], *, now: datetime | None = None
+        self, findings: Sequence[Finding], *, now: datetime | None = None, concurrency: int = 16
     ) -> list[TransitionResult]:
-        """Many first sightings in few calls: 100 conditional puts per transaction.
+        """Many first sightings: one conditional put each (`create`), `concurrency` of them in flight.
 
-        A transaction fails whole when any of its conditions fails (someone raced us), so such a chunk
-        falls back to one conditional put per finding, which is slower but still exact.
+        Not TransactWriteItems: a transaction fails whole when any one condition fails, bills two
+        write units per item, and moto (the local default and the tests) emulates it by deep-copying
+        the whole table once per item, which is quadratic: about six minutes for the 1,710 first
+        sightings of the scan benchmark (bench/README.md), against seconds for independent puts.
         """
         now = now or utcnow()
-        results: list[TransitionResult] = []
-        for start in range(0, len(findings), 100):
-            chunk = findings[start : start + 100]
-            items = [self._new_item(finding, cycle=0, now=now) for finding in chunk]
-            try:
-                await self._db.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self._table,
-                                "Item": {name: _to_dynamo(value) for name, value in item.items()},
-                                "ConditionExpression": "attribute_not_exists(pk)",
-                            }
-                        }
-                        for item in items
-                    ]
-                )
-            except self._db.exceptions.TransactionCanceledException:
-                results.extend([await self.create(finding, now=now) for finding in chunk])
-                continue
-            results.extend(
-                TransitionResult(True, Decision({k: _plain(v) for k, v in i.items()})) for i in items
-            )
-        return results
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(finding: Finding) -> TransitionResult:
+            async with gate:
+                return await self.create(finding, now=now)
+
+        outcomes = await asyncio.gather(*(one(finding) for finding in findings), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [outcome for outcome in outcomes if isinstance(outcome, TransitionResult)]
 
     async def transition(
         self,
@@ -246,6 +236,7 @@ class Ledger:
         now: datetime | None = None,
         claim_expired_before: datetime | None = None,
         expected_decision_id: str | None = None,
+        expected_claim_id: str | None = None,
     ) -> TransitionResult:
         """Move one decision from an expected state to `new`, atomically, and record it in its history.
 
@@ -253,6 +244,8 @@ class Ledger:
             claim_expired_before: also accept an EXECUTING item whose `claim_expires_at` is earlier
                 than this time (taking over a crashed executor's claim).
             expected_decision_id: refuse the move if the item has since started a new cycle.
+            expected_claim_id: refuse the move unless the item's `claim_id` is this one (an executor
+                renewing or ending its own claim, never one another executor has taken over).
         """
         expected_states = (expected,) if isinstance(expected, State) else tuple(expected)
         for state in expected_states:
@@ -299,6 +292,9 @@ class Ledger:
         if expected_decision_id is not None:
             values[":decision_id"] = expected_decision_id
             condition += " AND decision_id = :decision_id"
+        if expected_claim_id is not None:
+            values[":claim_id"] = expected_claim_id
+            condition += " AND claim_id = :claim_id"
         expression = "SET " + ", ".join(sets)
         removed = [f"#r{index}" for index, _ in enumerate(remove)]
         for index, name in enumerate(remove):
@@ -339,15 +335,28 @@ class Ledger:
             return False
         return True
 
-    async def by_state(self, state: State) -> AsyncIterator[Decision]:
-        """Every decision in `state`, newest change last, through the by-state index."""
+    async def by_state(
+        self, state: State, *, attributes: Sequence[str] | None = None
+    ) -> AsyncIterator[Decision]:
+        """Every decision in `state`, newest change last, through the by-state index.
+
+        `attributes` reads only those (plus pk and state): a sweep over many decisions that needs a
+        few fields should not transfer and decode every finding's JSON.
+        """
+        names = {"#state": "state"}
+        projection: dict[str, str] = {}
+        if attributes is not None:
+            wanted = dict.fromkeys(["pk", "state", *attributes])
+            names |= {f"#p{index}": name for index, name in enumerate(wanted)}
+            projection["ProjectionExpression"] = ", ".join(f"#p{index}" for index in range(len(wanted)))
         paginator = self._db.get_paginator("query")
         async for page in paginator.paginate(
             TableName=self._table,
             IndexName=STATE_INDEX,
             KeyConditionExpression="#state = :state",
-            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues={":state": {"S": state.value}},
+            **projection,
         ):
             for item in page.get("Items", []):
                 yield _from_dynamo(item)
