@@ -31,7 +31,16 @@ log = structlog.get_logger("cloudthrift.scanner")
 
 Verdict = Literal["idle", "busy", "opted-out", "too-young"]
 # States in which a new sighting must not produce a new announcement.
-_QUIET = {State.AWAITING_APPROVAL, State.REJECTED, State.APPROVED, State.EXECUTING, State.FAILED}
+# FOUND is re-announced (its ResourceFound may have been lost with a failed scan attempt); from ANALYZED
+# on, a later stage owns the decision and its own retries carry it further.
+_QUIET = {
+    State.ANALYZED,
+    State.AWAITING_APPROVAL,
+    State.REJECTED,
+    State.APPROVED,
+    State.EXECUTING,
+    State.FAILED,
+}
 
 
 class ClientFactory(Protocol):
