@@ -104,6 +104,9 @@ Recommendation = Literal["delete", "snapshot_then_delete", "keep", "investigate"
 class Analysis(_Model):
     """The explanation a human reads on the card. Limits keep every card inside Discord's."""
 
+    # Discord trims before counting and rejects an empty field value: a blank text must not validate.
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
     summary: str = Field(min_length=1, max_length=700)
     likely_cause: str = Field(min_length=1, max_length=300)
     risk: Risk
