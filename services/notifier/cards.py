@@ -1,0 +1,216 @@
+"""What a human sees on Discord: the approval card, the group card, and the decided state of either.
+
+Pure functions from findings to message payloads. Every payload goes through `clamp_message`, so a
+long summary, many tags or a huge group are truncated by construction instead of being refused.
+The buttons' `custom_id` names the action and the card (see `custom_id`): the card id is the decision
+id of a single card, or the id of a group card whose ledger record lists its decisions.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from shared.discord import clamp_message, cut, disabled_components
+from shared.events import Analysis, Finding
+
+Action = Literal["approve", "reject", "snooze"]
+ACTIONS: tuple[Action, ...] = ("approve", "reject", "snooze")
+PREFIX = "ct"
+RISK_COLOURS = {"low": 0x2ECC71, "medium": 0xE67E22, "high": 0xE74C3C}
+_RISK_MARK = {"low": "🟢", "medium": "🟠", "high": "🔴"}
+_LARGEST = 10
+
+
+@dataclass(frozen=True)
+class Button:
+    """What a click names: the action, the card, and for a single card the ledger key of its decision."""
+
+    action: Action
+    card_id: str
+    pk: str | None = None
+
+
+def custom_id(action: Action, card_id: str, pk: str | None = None) -> str:
+    """`ct:<action>:<card id>`, or `ct:<action>:<decision id, 22 chars>:<ledger key>` when that fits.
+
+    The second form lets a click on a single card skip reading the card record (one AWS call less per
+    click); a key too long for it falls back to the first. Both are <= 100 characters by construction.
+    """
+    if pk is not None:
+        compact = base64.urlsafe_b64encode(uuid.UUID(card_id).bytes).decode().rstrip("=")
+        direct = f"{PREFIX}:{action}:{compact}:{pk}"
+        if len(direct) <= 100:
+            return direct
+    value = f"{PREFIX}:{action}:{card_id}"
+    if len(value) > 100:
+        raise ValueError(f"custom_id for card {card_id!r} would exceed 100 characters")
+    return value
+
+
+def parse_custom_id(value: str) -> Button | None:
+    """The click, or None for a button this version did not make."""
+    parts = value.split(":", 3)
+    if len(parts) < 3 or parts[0] != PREFIX or parts[1] not in ACTIONS:
+        return None
+    action: Action = parts[1]  # type: ignore[assignment]
+    if len(parts) == 3:
+        return Button(action, parts[2]) if 1 <= len(parts[2]) <= 64 else None
+    try:
+        card_id = str(uuid.UUID(bytes=base64.urlsafe_b64decode(parts[2] + "==")))
+    except ValueError:
+        return None
+    return Button(action, card_id, parts[3]) if parts[3].count("#") >= 2 else None
+
+
+def cli_command(value: str) -> str | None:
+    """What the console shows under a card: the CLI command that does what the button does."""
+    button = parse_custom_id(value)
+    return f"cloudthrift {button.action} {button.card_id}" if button else None
+
+
+def nonce(card_id: str) -> str:
+    """Discord nonce (<= 25 chars): a re-post of the same card after a crash returns the first message."""
+    return hashlib.sha256(card_id.encode()).hexdigest()[:25]
+
+
+def buttons(
+    card_id: str, *, group: bool, snooze_days: int = 30, disabled: bool = False, pk: str | None = None
+) -> list[dict[str, Any]]:
+    suffix = " all" if group else ""
+    row = [
+        {"type": 2, "style": 3, "label": f"Approve{suffix}", "custom_id": custom_id("approve", card_id, pk)},
+        {"type": 2, "style": 4, "label": f"Reject{suffix}", "custom_id": custom_id("reject", card_id, pk)},
+        {
+            "type": 2,
+            "style": 2,
+            "label": f"Snooze{suffix} {snooze_days} days",
+            "custom_id": custom_id("snooze", card_id, pk),
+        },
+    ]
+    rows = [{"type": 1, "components": row}]
+    return disabled_components(rows) if disabled else rows
+
+
+def money(value: Decimal) -> str:
+    return f"${value:,.2f}"
+
+
+def source_label(analysis: Analysis) -> str:
+    return "rules (no Gemini)" if analysis.source == "rules" else f"Gemini ({analysis.source})"
+
+
+def _facts(finding: Finding) -> str:
+    lines = [f"{name}: {value}" for name, value in finding.facts.items() if value not in (None, "")]
+    return "\n".join(lines) or "-"
+
+
+def _age(finding: Finding, now: datetime) -> str:
+    created = f"{(now - finding.created_at).days} days" if finding.created_at else "unknown"
+    return f"created {created} ago; idle since {finding.idle_since:%Y-%m-%d}"
+
+
+def single_card(
+    finding: Finding, analysis: Analysis, card_id: str, *, now: datetime, snooze_days: int = 30
+) -> dict[str, Any]:
+    cost = finding.cost
+    tags = ", ".join(f"{k}={v}" for k, v in sorted(finding.tags.items())) or "none"
+    embed = {
+        "title": f"{_RISK_MARK[analysis.risk]} Idle {finding.kind}: {finding.key.resource_id}",
+        "description": f"{analysis.summary}\n\n**Likely cause:** {analysis.likely_cause}\n"
+        f"**Why idle:** {finding.idle_reason}",
+        "color": RISK_COLOURS[analysis.risk],
+        "fields": [
+            {"name": "Account", "value": finding.key.account_id, "inline": True},
+            {"name": "Region", "value": finding.key.region, "inline": True},
+            {"name": "Age", "value": _age(finding, now), "inline": True},
+            {"name": "Details", "value": _facts(finding), "inline": False},
+            {"name": "Monthly cost", "value": money(cost.monthly_usd), "inline": True},
+            {
+                "name": "Net saving",
+                "value": f"{money(cost.net_monthly_saving_usd)}/month"
+                + (
+                    f" (snapshot kept: {money(cost.snapshot_monthly_usd)})"
+                    if cost.snapshot_monthly_usd
+                    else ""
+                ),
+                "inline": True,
+            },
+            {"name": "Risk", "value": f"{analysis.risk}: {analysis.risk_reason}", "inline": False},
+            {
+                "name": "Recommendation",
+                "value": f"{analysis.recommendation} (confidence {analysis.confidence:.0%})",
+                "inline": True,
+            },
+            {"name": "Analysis by", "value": source_label(analysis), "inline": True},
+            {"name": "Tags", "value": tags, "inline": False},
+        ],
+        "footer": {
+            "text": f"Prices: {cost.price_source} ({cost.price_date})"
+            + (f". {cost.note}" if cost.note else "")
+            + f" · decision {card_id}"
+        },
+    }
+    return clamp_message(
+        {
+            "embeds": [embed],
+            "components": buttons(card_id, group=False, snooze_days=snooze_days, pk=finding.key.pk),
+        }
+    )
+
+
+def group_card(
+    items: Sequence[tuple[Finding, Analysis | None]], card_id: str, *, snooze_days: int = 30
+) -> dict[str, Any]:
+    """One card for many findings of a scan that share account, region and kind."""
+    first = items[0][0]
+    total = sum((f.cost.monthly_usd for f, _ in items), Decimal(0))
+    net = sum((f.cost.net_monthly_saving_usd for f, _ in items), Decimal(0))
+    risks = [a.risk for _, a in items if a is not None]
+    worst = next((r for r in ("high", "medium", "low") if r in risks), "medium")
+    largest = sorted(items, key=lambda item: item[0].cost.monthly_usd, reverse=True)[:_LARGEST]
+    lines = [
+        f"• `{f.key.resource_id}` {money(f.cost.monthly_usd)}/mo"
+        + (f", {a.risk} risk: {cut(a.summary, 90)}" if a else "")
+        for f, a in largest
+    ]
+    sources = sorted({source_label(a) for _, a in items if a is not None}) or ["none"]
+    embed = {
+        "title": f"{_RISK_MARK[worst]} {len(items)} idle {first.kind} in {first.key.region} "
+        f"({first.key.account_id})",
+        "description": f"Scan `{first.scan_id}` found {len(items)} idle {first.kind} resources. "
+        f"Approve all to clean them up (each is re-checked before anything is done).\n\n"
+        f"**Largest {len(largest)}:**\n" + "\n".join(lines),
+        "color": RISK_COLOURS[worst],
+        "fields": [
+            {"name": "Count", "value": str(len(items)), "inline": True},
+            {"name": "Monthly cost", "value": money(total), "inline": True},
+            {"name": "Net saving", "value": f"{money(net)}/month", "inline": True},
+            {
+                "name": "Risk",
+                "value": ", ".join(f"{risks.count(r)} {r}" for r in ("high", "medium", "low") if r in risks)
+                or "not analysed",
+                "inline": True,
+            },
+            {"name": "Analysis by", "value": ", ".join(sources), "inline": True},
+        ],
+        "footer": {"text": f"Prices: {first.cost.price_source} ({first.cost.price_date}) · group {card_id}"},
+    }
+    return clamp_message(
+        {"embeds": [embed], "components": buttons(card_id, group=True, snooze_days=snooze_days)}
+    )
+
+
+def status_line(
+    action: Action, who: str, when: datetime, *, count: int = 1, of: int = 1, until: datetime | None = None
+) -> str:
+    verb = {"approve": "✅ Approved", "reject": "❌ Rejected", "snooze": "💤 Snoozed"}[action]
+    scope = f" {count} of {of}" if of > 1 else ""
+    tail = f" until {until:%Y-%m-%d}" if until else ""
+    return cut(f"{verb}{scope} by {who} at {when:%Y-%m-%d %H:%M} UTC{tail}", 2000)

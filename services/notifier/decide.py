@@ -1,0 +1,194 @@
+"""What a click on Approve / Reject / Snooze does, shared by the Discord endpoint and the CLI.
+
+One conditional ledger transition per decision (AWAITING_APPROVAL → APPROVED | REJECTED | SNOOZED) is
+the whole guard: a double click, two approvers at once, or a CLI approval racing a button all end with
+exactly one winner, and only the winner publishes ApprovalGranted. The loser is told who decided.
+
+A click costs three AWS calls: read the card record, one conditional UpdateItem per decision (its
+result carries the item, so nothing is read twice), one SendMessageBatch. An approval is published
+after its transition; should publishing fail, the decision is APPROVED with no event on the queue. A
+later click on that card, once the approval is older than `RECOVER_AFTER` and still APPROVED (the
+executor never claimed it), publishes it again: the event id is deterministic and the executor claims
+conditionally, so a repeat is harmless, and a double click within that time publishes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+
+from services.notifier.cards import Action
+from shared.events import ApprovalGranted, Approver, Envelope, Payload
+from shared.ledger import Decision, Ledger, State
+
+log = structlog.get_logger("cloudthrift.notifier.decide")
+
+TARGET = {"approve": State.APPROVED, "reject": State.REJECTED, "snooze": State.SNOOZED}
+CARD_PREFIX = "card#"
+# An approval still APPROVED this long after it was given has lost its event: publish it again.
+RECOVER_AFTER = timedelta(minutes=1)
+_PARALLEL = 16
+
+
+class EventPublisher(Protocol):
+    async def publish(self, queue_url: str, payloads: Sequence[Payload]) -> list[Envelope[Any]]: ...
+
+
+@dataclass(frozen=True)
+class DecideDeps:
+    ledger: Ledger
+    publisher: EventPublisher
+    execute_url: str
+    snooze_days: int = 30
+
+
+@dataclass
+class Outcome:
+    """What one click did. `found` is False when the card is unknown to the ledger."""
+
+    action: Action
+    found: bool = True
+    decided: list[Decision] = field(default_factory=list)  # moved by this click
+    earlier: list[Decision] = field(default_factory=list)  # already decided by someone else
+    published: int = 0
+    channel_id: str | None = None
+    message_id: str | None = None
+    group: bool = False
+    until: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.decided) + len(self.earlier)
+
+
+async def decide(
+    deps: DecideDeps,
+    card_id: str,
+    action: Action,
+    approver: Approver,
+    *,
+    now: datetime,
+    only: frozenset[str] | None = None,
+    pk: str | None = None,
+) -> Outcome:
+    """Decide every decision of a card (or, with `only`, some of them: the CLI names one decision).
+
+    A single card's button carries its decision's key (`pk`): then the card record is not read.
+    """
+    outcome = Outcome(action=action)
+    if pk is not None:
+        members = [(pk, card_id)]
+    else:
+        card = await deps.ledger.get(CARD_PREFIX + card_id)
+        if card is None:
+            outcome.found = False
+            return outcome
+        outcome.channel_id, outcome.message_id = card.get("channel_id"), card.get("message_id")
+        outcome.group = bool(card.get("group"))
+        members = [
+            (member, decision_id)
+            for member, decision_id in zip(card.get("members", []), card.get("decision_ids", []), strict=True)
+            if only is None or member in only
+        ]
+    fields: dict[str, Any] = {"approver": approver, "decided_by": approver.name, "decided_at": now}
+    if action == "approve":
+        fields["approved_at"] = now
+    if action == "snooze":
+        outcome.until = now + timedelta(days=deps.snooze_days)
+        fields["snoozed_until"] = outcome.until
+    gate = asyncio.Semaphore(_PARALLEL)
+
+    async def move(key: str, decision_id: str) -> tuple[bool, Decision | None]:
+        async with gate:
+            result = await deps.ledger.transition(
+                key,
+                State.AWAITING_APPROVAL,
+                TARGET[action],
+                fields=fields,
+                actor=f"{approver.via}:{approver.name}",
+                now=now,
+                expected_decision_id=decision_id,
+            )
+        return result.applied, result.current
+
+    moves = await asyncio.gather(*(move(key, decision_id) for key, decision_id in members))
+    for (_, decision_id), (applied, current) in zip(members, moves, strict=True):
+        if applied and current is not None:
+            outcome.decided.append(current)
+        elif current is not None and current.decision_id == decision_id:
+            outcome.earlier.append(current)
+        # else: the resource started a new cycle since the card was posted; this card no longer decides it
+    if pk is not None:
+        outcome.found = bool(outcome.decided or outcome.earlier or moves[0][1] is not None)
+        current = moves[0][1]
+        if current is not None:
+            outcome.channel_id, outcome.message_id = current.get("channel_id"), current.get("message_id")
+    grants = [_grant(d, approver, now) for d in outcome.decided if action == "approve"]
+    grants += _lost_grants(outcome.earlier, now)
+    if grants:
+        await deps.publisher.publish(deps.execute_url, grants)
+        outcome.published = len(grants)
+    log.info(
+        "decision.clicked",
+        card_id=card_id,
+        action=action,
+        approver=approver.name,
+        decided=len(outcome.decided),
+        earlier=len(outcome.earlier),
+        published=outcome.published,
+    )
+    return outcome
+
+
+def _grant(decision: Decision, approver: Approver, approved_at: datetime) -> ApprovalGranted:
+    finding = decision.finding
+    return ApprovalGranted(
+        decision_id=decision.decision_id,
+        key=decision.key,
+        approver=approver,
+        approved_at=approved_at,
+        finding=finding,
+        fingerprint=decision.get("fingerprint") or finding.fingerprint,
+    )
+
+
+def _lost_grants(earlier: list[Decision], now: datetime) -> list[ApprovalGranted]:
+    """Approvals the executor never claimed, long after they were given: their event was lost."""
+    lost = []
+    for decision in earlier:
+        approved_at = decision.time("approved_at")
+        if (
+            decision.state is State.APPROVED
+            and approved_at is not None
+            and now - approved_at >= RECOVER_AFTER
+        ):
+            log.warning("decision.grant_republished", decision_id=decision.decision_id)
+            lost.append(_grant(decision, Approver.model_validate_json(decision.get("approver")), approved_at))
+    return lost
+
+
+def earlier_summary(outcome: Outcome) -> str:
+    """'already approved by X at T' for the clicker who lost the race."""
+    if not outcome.earlier:
+        return "Nothing to decide on this card."
+    first = outcome.earlier[0]
+    verb = {
+        State.APPROVED: "approved",
+        State.EXECUTING: "approved",
+        State.EXECUTED: "approved",
+        State.SKIPPED: "approved",
+        State.FAILED: "approved",
+        State.REJECTED: "rejected",
+        State.SNOOZED: "snoozed",
+    }.get(first.state, first.state.value.lower())
+    who = first.get("decided_by") or "someone"
+    when = first.time("decided_at")
+    text = f"Already {verb} by {who}" + (f" at {when:%Y-%m-%d %H:%M} UTC" if when else "")
+    if first.state is State.SNOOZED and first.time("snoozed_until"):
+        text += f" (until {first.time('snoozed_until'):%Y-%m-%d})"
+    return text + ("." if outcome.total == 1 else f" ({len(outcome.earlier)} of {outcome.total} decisions).")

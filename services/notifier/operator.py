@@ -1,0 +1,70 @@
+"""The operator's side of approvals: list what waits, and decide from the terminal like a click.
+
+`cloudthrift approve ID` runs the very code a button runs (`decide`), with the operator recorded as
+approver (via "cli"), then edits the Discord card so the channel shows the decision too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.notifier import cards
+from services.notifier.decide import CARD_PREFIX, DecideDeps, Outcome, decide
+from shared.discord import MessageSink
+from shared.events import Approver
+from shared.ledger import Decision, Ledger, State
+
+
+@dataclass(frozen=True)
+class Target:
+    card_id: str
+    only: frozenset[str] | None  # None: the whole card
+
+
+class UnknownDecision(LookupError):
+    """No card and no decision awaiting approval matches the id the operator typed."""
+
+
+async def pending(ledger: Ledger) -> list[Decision]:
+    return [d async for d in ledger.by_state(State.AWAITING_APPROVAL)]
+
+
+async def resolve(ledger: Ledger, ident: str) -> Target:
+    """A card id (decides the whole card), or a decision id, its unique prefix, or its ledger key."""
+    card = await ledger.get(CARD_PREFIX + ident) if len(ident) >= 8 else None
+    if card is not None and card.get("group"):
+        return Target(ident, None)
+    matches = [d for d in await pending(ledger) if d.decision_id.startswith(ident) or d.pk == ident]
+    if len(matches) != 1 or not matches[0].get("card_id"):
+        problem = "matches several decisions" if matches else "matches no decision awaiting approval"
+        raise UnknownDecision(f"{ident!r} {problem}")
+    return Target(str(matches[0].get("card_id")), frozenset({matches[0].pk}))
+
+
+async def decide_from_cli(
+    deps: DecideDeps,
+    sink: MessageSink | None,
+    ident: str,
+    action: cards.Action,
+    approver: Approver,
+    *,
+    now: datetime,
+) -> Outcome:
+    target = await resolve(deps.ledger, ident)
+    outcome = await decide(deps, target.card_id, action, approver, now=now, only=target.only)
+    whole_card = not outcome.group or target.only is None
+    if sink is not None and outcome.decided and whole_card and outcome.message_id and outcome.channel_id:
+        status = cards.status_line(
+            action,
+            f"{approver.name} (CLI)",
+            now,
+            count=len(outcome.decided),
+            of=outcome.total,
+            until=outcome.until,
+        )
+        rows = cards.buttons(target.card_id, group=outcome.group, snooze_days=deps.snooze_days, disabled=True)
+        await sink.edit_message(
+            outcome.channel_id, outcome.message_id, {"content": status, "components": rows}
+        )
+    return outcome
