@@ -1,0 +1,81 @@
+"""Runner: wires the executor handler to the execute queue (it publishes nothing further).
+
+The card editor is shared/discord.py's `DiscordClient` when a bot token is configured, and its console
+stand-in otherwise, so the local default prints each outcome where its card was printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
+from services.executor.outcome import DiscordCardReporter, OutcomeReporter
+from shared.config import Settings
+from shared.discord import ConsoleDiscord, DiscordClient
+from shared.events import DecisionKey, Envelope
+from shared.ledger import Decision, Ledger
+from shared.queue import Handler
+from shared.worker import Runtime, WorkerSpec
+
+CARD_PREFIX = "card#"  # services/notifier/decide.py: one auxiliary record per posted card
+
+
+def execution_policy(settings: Settings) -> ExecutionPolicy:
+    return ExecutionPolicy(
+        dry_run=settings.cloudthrift_dry_run,
+        snapshot_before_delete=settings.cloudthrift_snapshot_before_delete,
+        optout_tag=settings.cloudthrift_optout_tag,
+        # The claim lives as long as the message stays invisible (the queue heartbeat extends both).
+        claim_ttl=timedelta(seconds=settings.cloudthrift_visibility_timeout),
+        snapshot_wait_seconds=settings.cloudthrift_snapshot_wait_seconds,
+    )
+
+
+def card_members(ledger: Ledger) -> Callable[[str], Awaitable[list[Decision]]]:
+    """The current decisions of a group card, read from the notifier's card record."""
+
+    async def members(card_id: str) -> list[Decision]:
+        card = await ledger.get(CARD_PREFIX + card_id)
+        if card is None:
+            return []
+        wanted = dict(zip(card.get("members", []), card.get("decision_ids", []), strict=False))
+        found = await ledger.get_many(DecisionKey.from_pk(pk) for pk in wanted)
+        # A member that started a new cycle since the card was posted is no longer on this card.
+        return [d for pk, d in found.items() if d.decision_id == wanted[pk]]
+
+    return members
+
+
+@contextlib.asynccontextmanager
+async def open_reporter(settings: Settings, ledger: Ledger) -> AsyncIterator[OutcomeReporter]:
+    if settings.discord_bot_token is None:
+        yield DiscordCardReporter(ConsoleDiscord(), members=card_members(ledger))
+        return
+    async with DiscordClient(
+        settings.discord_bot_token.get_secret_value(),
+        base_url=settings.discord_api_base_url,
+        max_attempts=settings.discord_max_attempts,
+    ) as client:
+        yield DiscordCardReporter(client, members=card_members(ledger))
+
+
+@contextlib.asynccontextmanager
+async def build(runtime: Runtime) -> AsyncIterator[Handler]:
+    async with open_reporter(runtime.settings, runtime.ledger) as reporter:
+        deps = ExecutorDeps(
+            aws=runtime.aws,
+            ledger=runtime.ledger,
+            reporter=reporter,
+            policy=execution_policy(runtime.settings),
+            metrics=runtime.telemetry.stage("executor").metrics,
+        )
+
+        async def handle(event: Envelope) -> list:  # type: ignore[type-arg]
+            return await handle_approval(event, deps)
+
+        yield handle
+
+
+WORKER = WorkerSpec(name="executor", input="execute", output=None, build=build)

@@ -1,0 +1,170 @@
+"""Telling the humans how an approval ended: the Discord card is edited, or a line is printed.
+
+The handler only knows the `OutcomeReporter` protocol. The ledger is the record of truth; a card that
+cannot be edited is logged and never undoes or repeats the clean-up.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol, TextIO
+
+import structlog
+
+from shared.ledger import Decision, State
+
+log = structlog.get_logger("cloudthrift.executor")
+_DISCORD_CONTENT_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision that reached EXECUTED, SKIPPED or FAILED, as the ledger now holds it."""
+
+    decision: Decision
+
+    @property
+    def state(self) -> State:
+        return self.decision.state
+
+    @property
+    def channel_id(self) -> str | None:
+        value = self.decision.get("channel_id")
+        return str(value) if value else None
+
+    @property
+    def message_id(self) -> str | None:
+        value = self.decision.get("message_id")
+        return str(value) if value else None
+
+    @property
+    def headline(self) -> str:
+        return headline(self.decision)
+
+
+class OutcomeReporter(Protocol):
+    async def report(self, outcome: Outcome) -> None: ...
+
+
+class CardEditor(Protocol):
+    """What we need of a Discord REST client (shared/discord.py)."""
+
+    async def edit_message(self, channel_id: str, message_id: str, payload: dict[str, Any]) -> Any: ...
+
+
+def _usd(value: Any) -> str:
+    return f"${Decimal(str(value)):.2f}"
+
+
+def headline(decision: Decision) -> str:
+    """One line a human reads on the card: what happened, to what, who approved it, what it saves."""
+    kind = decision.get("kind", "resource")
+    rid = decision.get("resource_id", decision.pk)
+    who = decision.get("approver_name") or "unknown"
+    if decision.state is State.EXECUTED:
+        what = {
+            "snapshot_then_delete": f"deleted {kind} {rid} after snapshot {decision.get('snapshot_id')}",
+            "delete": f"deleted {kind} {rid} (no snapshot kept)",
+            "release": f"released {rid} ({decision.get('public_ip') or 'address'}); it cannot be recovered",
+        }.get(str(decision.get("action")), f"cleaned up {kind} {rid}")
+        if decision.get("dry_run"):
+            would = {"snapshot_then_delete": "snapshot then delete", "delete": "delete", "release": "release"}
+            return (
+                f"🧪 Dry run: would {would.get(str(decision.get('action')), 'clean up')} {kind} {rid}, "
+                f"saving {_usd(decision.get('would_save_monthly_usd', 0))}/month. Nothing was changed. "
+                f"Approved by {who}."
+            )
+        gone = " (it was already gone)" if decision.get("already_gone") else ""
+        return (
+            f"✅ Done: {what}{gone}. Saves {_usd(decision.get('realised_monthly_saving_usd', 0))}/month. "
+            f"Approved by {who}."
+        )
+    if decision.state is State.SKIPPED:
+        return f"⏭️ Skipped {kind} {rid}: {decision.get('skip_reason')}. Nothing was deleted."
+    if decision.state is State.FAILED:
+        return f"❌ Failed on {kind} {rid}: {decision.get('error')}. Replay it from the DLQ once fixed."
+    return f"{kind} {rid}: {decision.state.value}"
+
+
+def card_edit(outcome: Outcome) -> dict[str, Any]:
+    """PATCH body: the outcome as the message content, and the buttons removed (embeds are kept)."""
+    return {"content": outcome.headline[:_DISCORD_CONTENT_LIMIT], "components": []}
+
+
+class ConsoleReporter:
+    """No Discord bot configured: print the outcome where the operator is looking."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    async def report(self, outcome: Outcome) -> None:
+        stream = self._stream or sys.stdout
+        print(f"[cloudthrift] {outcome.headline}", file=stream, flush=True)
+
+
+class CardMembers(Protocol):
+    """Reads a group card's members (the ledger): a group card shows every member's outcome."""
+
+    async def __call__(self, card_id: str) -> list[Decision]: ...
+
+
+def group_summary(members: list[Decision], latest: Outcome) -> str:
+    """One group card, many decisions: count the outcomes so one member's edit never hides another's."""
+    done = [m for m in members if m.state is State.EXECUTED]
+    saved = sum(
+        (
+            Decimal(str(m.get("realised_monthly_saving_usd") or m.get("would_save_monthly_usd") or 0))
+            for m in done
+        ),
+        Decimal(0),
+    )
+    dry = any(m.get("dry_run") for m in done)
+    parts = [f"✅ {len(done)} {'dry-run ' if dry else ''}done ({_usd(saved)}/month)"]
+    for state, mark in ((State.SKIPPED, "⏭️"), (State.FAILED, "❌")):
+        count = sum(1 for m in members if m.state is state)
+        if count:
+            parts.append(f"{mark} {count} {state.value.lower()}")
+    waiting = len(members) - sum(
+        1 for m in members if m.state in (State.EXECUTED, State.SKIPPED, State.FAILED)
+    )
+    if waiting:
+        parts.append(f"⏳ {waiting} not finished")
+    return f"Group of {len(members)}: " + " · ".join(parts) + f"\nLatest: {latest.headline}"
+
+
+class DiscordCardReporter:
+    """Edit the decision's card in place; decisions that never had a card go to the fallback."""
+
+    def __init__(
+        self,
+        editor: CardEditor,
+        fallback: OutcomeReporter | None = None,
+        members: CardMembers | None = None,
+    ) -> None:
+        self._editor = editor
+        self._fallback = fallback or ConsoleReporter()
+        self._members = members
+
+    async def report(self, outcome: Outcome) -> None:
+        if not (outcome.channel_id and outcome.message_id):
+            await self._fallback.report(outcome)
+            return
+        payload = card_edit(outcome)
+        card_id = outcome.decision.get("card_id")
+        if self._members is not None and card_id and card_id != outcome.decision.decision_id:
+            members = await self._members(str(card_id))
+            if len(members) > 1:
+                payload["content"] = group_summary(members, outcome)[:_DISCORD_CONTENT_LIMIT]
+        await self._editor.edit_message(outcome.channel_id, outcome.message_id, payload)
+
+
+async def tell(reporter: OutcomeReporter, decision: Decision | None) -> None:
+    """Report an outcome; a failure to do so is logged, never raised (the ledger already has it)."""
+    if decision is None or decision.state not in (State.EXECUTED, State.SKIPPED, State.FAILED):
+        return
+    try:
+        await reporter.report(Outcome(decision))
+    except Exception as exc:
+        log.warning("executor.report_failed", pk=decision.pk, error=f"{type(exc).__name__}: {exc}")

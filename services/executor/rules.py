@@ -1,0 +1,149 @@
+"""The executor's decisions, as pure functions of what the ledger and AWS said: no I/O here.
+
+`admit` says whether a message may lead to any action at all (only an APPROVED decision, or one an
+earlier attempt was executing, of the same decision cycle); `recheck` says whether the resource is
+still what the human approved; `classify_error` says whether an AWS error is worth retrying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from botocore.exceptions import BotoCoreError, WaiterError
+
+from services.scanner.resources import Observation
+from shared.events import ApprovalGranted, CostEstimate, FactValue, Finding
+from shared.ledger import Decision, State
+
+Verdict = Literal["claim", "resume", "held", "done", "ignore"]
+ErrorClass = Literal["permission", "throttled", "transient", "failed"]
+
+PERMISSION_CODES = frozenset(
+    {
+        "UnauthorizedOperation",
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthFailure",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "OptInRequired",
+        "Blocked",
+    }
+)
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "SnapshotCreationPerVolumeRateExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "EC2ThrottledException",
+    }
+)
+_TERMINAL = {State.EXECUTED, State.SKIPPED}
+
+
+@dataclass(frozen=True)
+class Admission:
+    verdict: Verdict
+    reason: str
+
+
+def admit(decision: Decision | None, approval: ApprovalGranted, now: datetime) -> Admission:
+    """May this approval message lead to action? Only the ledger's state decides, never the message."""
+    if approval.finding.key != approval.key:
+        return Admission("ignore", "the approval's finding is for another resource than its key")
+    if decision is None:
+        return Admission("ignore", "no decision in the ledger for this resource")
+    if decision.decision_id != approval.decision_id:
+        return Admission(
+            "ignore",
+            f"message is for decision {approval.decision_id}, the ledger is at {decision.decision_id}",
+        )
+    state = decision.state
+    if state is State.APPROVED:
+        return Admission("claim", "approved")
+    if state is State.FAILED:
+        return Admission("resume", "replay of a failed execution")
+    if state is State.EXECUTING:
+        expires = decision.time("claim_expires_at")
+        if expires is None or expires < now:
+            return Admission("resume", "an earlier attempt's claim expired: taking over")
+        return Admission("held", f"another attempt holds the claim until {expires.isoformat()}")
+    if state in _TERMINAL:
+        return Admission("done", f"already {state.value}")
+    return Admission("ignore", f"decision is {state.value}, not APPROVED: nothing is done")
+
+
+def changed_facts(approved: Finding, observation: Observation) -> list[str]:
+    """Names of the facts and tags that differ between what was approved and what AWS says now."""
+    names: list[str] = []
+    facts: Mapping[str, FactValue] = observation.facts
+    for name in sorted(set(approved.facts) | set(facts)):
+        if approved.facts.get(name) != facts.get(name):
+            names.append(name)
+    for name in sorted(set(approved.tags) | set(observation.tags)):
+        if approved.tags.get(name) != observation.tags.get(name):
+            names.append(f"tag:{name}")
+    return names
+
+
+def recheck(
+    approval: ApprovalGranted,
+    decision: Decision,
+    observation: Observation,
+    *,
+    optout_tag: str,
+    busy_reason: str,
+) -> str | None:
+    """Why the resource must be left alone now, or None when it is still exactly what was approved."""
+    approved = decision.finding
+    if approval.fingerprint != decision.get("fingerprint") or approval.fingerprint != approved.fingerprint:
+        return "the approval does not match the finding recorded in the ledger"
+    if optout_tag in observation.tags:
+        return f"opt-out tag {optout_tag!r} was added after approval"
+    if observation.idle_reason is None:
+        return busy_reason
+    now = approved.model_copy(update={"facts": observation.facts, "tags": observation.tags})
+    if now.fingerprint != approval.fingerprint:
+        changed = changed_facts(approved, observation)
+        return f"resource changed since approval ({', '.join(changed) or 'fingerprint'})"
+    return None
+
+
+def saving(cost: CostEstimate, keeps_snapshot: bool) -> Decimal:
+    """Monthly saving of what was really done: the kept snapshot's storage is subtracted only if kept."""
+    return cost.monthly_usd - (cost.snapshot_monthly_usd if keeps_snapshot else Decimal(0))
+
+
+def error_code(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def classify_error(exc: BaseException) -> ErrorClass:
+    """Permission errors fail at once; throttling and outages are retried; other refusals fail."""
+    code = error_code(exc)
+    if code is not None:
+        if code in PERMISSION_CODES:
+            return "permission"
+        if code in THROTTLING_CODES:
+            return "throttled"
+        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return "transient" if int(status or 0) >= 500 else "failed"
+    if isinstance(exc, WaiterError | BotoCoreError | OSError | TimeoutError):
+        return "transient"
+    # Anything else is unexpected: fail clearly and let an operator replay it, never retry blindly.
+    return "failed"

@@ -1,0 +1,152 @@
+"""The savings history: a pure sum over decisions, and the same sum over what really ran on moto."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import structlog
+from typer.testing import CliRunner
+
+from services.cli import app
+from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
+from services.executor.savings import summarize
+from shared.aws import AwsClients
+from shared.bootstrap import BootstrapReport, _ensure_table
+from shared.ledger import Decision, Ledger, State
+from tests.executor.helpers import Clients, Reporter, approve, idle_address, idle_volume, observe
+
+
+def executed(
+    saving: str, *, month: str, kind: str, region: str, approver: str, dry: bool = False
+) -> Decision:
+    field = "would_save_monthly_usd" if dry else "realised_monthly_saving_usd"
+    return Decision(
+        {
+            "pk": f"123456789012#{region}#{kind}-{saving}-{month}",
+            "state": "EXECUTED",
+            "decision_id": "d",
+            "kind": kind,
+            "region": region,
+            "approver_name": approver,
+            "executed_at": f"{month}-15T10:00:00+00:00",
+            "dry_run": dry,
+            field: Decimal(saving),
+        }
+    )
+
+
+def pending(state: State, cost: str, net: str) -> Decision:
+    return Decision(
+        {
+            "pk": f"p-{state}-{cost}",
+            "state": state.value,
+            "decision_id": "d",
+            "monthly_cost_usd": Decimal(cost),
+            "net_monthly_saving_usd": Decimal(net),
+        }
+    )
+
+
+def test_realised_savings_are_summed_by_month_kind_region_and_approver() -> None:
+    decisions = [
+        executed("10.00", month="2026-10", kind="ebs-volume", region="us-east-1", approver="alice"),
+        executed("2.50", month="2026-11", kind="ebs-volume", region="eu-west-1", approver="bob"),
+        executed("3.65", month="2026-11", kind="elastic-ip", region="us-east-1", approver="alice"),
+        executed("99.00", month="2026-11", kind="ebs-volume", region="us-east-1", approver="carol", dry=True),
+        pending(State.FOUND, "4.00", "3.00"),
+        pending(State.ANALYZED, "1.00", "1.00"),
+        pending(State.AWAITING_APPROVAL, "20.00", "15.00"),
+        pending(State.APPROVED, "50.00", "50.00"),  # decided: not pending waste any more
+        Decision({"pk": "card#x", "record": "card"}),  # auxiliary records share the table
+        Decision({"pk": "s", "state": "SKIPPED", "decision_id": "d"}),
+    ]
+
+    report = summarize(decisions).to_json()
+
+    assert report["realised"] == {
+        "monthly_usd": "16.15",
+        "executed": 3,
+        "by_month": {"2026-10": "10.00", "2026-11": "6.15"},
+        "by_kind": {"ebs-volume": "12.50", "elastic-ip": "3.65"},
+        "by_region": {"eu-west-1": "2.50", "us-east-1": "13.65"},
+        "by_approver": {"alice": "13.65", "bob": "2.50"},
+    }
+    assert report["dry_run"] == {"executed": 1, "would_save_monthly_usd": "99.00"}
+    assert report["pending"] == {
+        "decisions": 3,
+        "waste_monthly_usd": "25.00",
+        "net_saving_monthly_usd": "19.00",
+        "by_state": {"ANALYZED": 1, "AWAITING_APPROVAL": 1, "FOUND": 1},
+    }
+    assert report["outcomes"] == {"EXECUTED": 4, "SKIPPED": 1}
+
+
+def test_an_empty_ledger_reports_zero() -> None:
+    report = summarize([]).to_json()
+    assert report["realised"]["monthly_usd"] == "0.00" and report["pending"]["decisions"] == 0
+
+
+async def test_the_report_sums_what_was_executed(ledger, ec2, make_deps) -> None:
+    volume = await observe(ec2, "ebs-volume", await idle_volume(ec2, size=500))
+    address = await observe(ec2, "elastic-ip", (await idle_address(ec2))[0])
+    waiting = await observe(ec2, "ebs-volume", await idle_volume(ec2, size=50))
+    for finding in (volume, address):
+        await handle_approval(await approve(ledger, finding), make_deps())
+    await approve(ledger, waiting, stop_at=State.AWAITING_APPROVAL)
+
+    report = summarize([d async for d in ledger.everything()])
+
+    assert report.executed == 2
+    assert report.realised_monthly_usd == volume.cost.net_monthly_saving_usd + address.cost.monthly_usd
+    assert report.by_kind == {
+        "ebs-volume": volume.cost.net_monthly_saving_usd,
+        "elastic-ip": address.cost.monthly_usd,
+    }
+    assert report.by_approver == {"alice": report.realised_monthly_usd}
+    assert report.pending == 1 and report.pending_waste_monthly_usd == waiting.cost.monthly_usd
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI points structlog at CliRunner's stderr, which is closed afterwards: put it back."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def test_cloudthrift_savings_prints_json_and_a_table(
+    make_settings, monkeypatch, restore_logging, botocore_session
+) -> None:
+    settings = make_settings()
+    monkeypatch.chdir("/")  # no stray .env is read
+
+    async def seed() -> Any:
+        async with AwsClients(settings, session=botocore_session) as aws:
+            dynamodb = await aws.client("dynamodb")
+            await _ensure_table(dynamodb, settings.table_name, BootstrapReport())
+            ledger = Ledger(dynamodb, settings.table_name)
+            ec2 = await aws.client("ec2")
+            finding = await observe(ec2, "elastic-ip", (await idle_address(ec2))[0])
+            event = await approve(ledger, finding)
+            deps = ExecutorDeps(Clients(aws), ledger, Reporter(), ExecutionPolicy(dry_run=False))
+            await handle_approval(event, deps)
+            return finding
+
+    finding = asyncio.run(seed())
+    runner = CliRunner()
+
+    as_json = runner.invoke(app, ["savings", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.stdout)
+    assert report["realised"]["monthly_usd"] == f"{finding.cost.monthly_usd:.2f}"
+    assert report["realised"]["by_kind"] == {"elastic-ip": f"{finding.cost.monthly_usd:.2f}"}
+
+    table = runner.invoke(app, ["savings"])
+    assert table.exit_code == 0, table.output
+    assert f"Realised: ${finding.cost.monthly_usd:.2f}/month" in table.stdout
+    assert "Pending waste: $0.00/month" in table.stdout

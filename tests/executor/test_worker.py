@@ -1,0 +1,73 @@
+"""The executor worker as `cloudthrift worker executor` runs it: the execute queue, the runtime, moto."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from services.executor.main import WORKER, execution_policy
+from services.workers import available_workers
+from shared.aws import AwsClients
+from shared.bootstrap import bootstrap
+from shared.ledger import State
+from shared.worker import open_runtime, run_workers
+from tests.executor.helpers import approve, idle_volume, observe, snapshots_of, volume_exists
+
+
+def test_the_executor_is_a_registered_worker() -> None:
+    assert available_workers()["executor"] is WORKER
+    assert (WORKER.input, WORKER.output) == ("execute", None)
+
+
+def test_the_policy_comes_from_the_settings(make_settings) -> None:
+    policy = execution_policy(
+        make_settings(
+            cloudthrift_dry_run=False,
+            cloudthrift_snapshot_before_delete=False,
+            cloudthrift_visibility_timeout=45,
+            cloudthrift_snapshot_wait_seconds=120,
+            cloudthrift_optout_tag="keep-me",
+        )
+    )
+    assert (policy.dry_run, policy.snapshot_before_delete, policy.optout_tag) == (False, False, "keep-me")
+    # The claim lives as long as the message stays invisible; the queue heartbeat extends both.
+    assert policy.claim_ttl == timedelta(seconds=45) and policy.snapshot_wait_seconds == 120
+    assert execution_policy(make_settings()).dry_run is True  # dry run until the user turns it off
+
+
+async def test_an_approval_on_the_queue_is_executed_as_a_dry_run_by_default(
+    make_settings, botocore_session
+) -> None:
+    settings = make_settings()
+    dry_run = True
+    async with AwsClients(settings, session=botocore_session) as aws:
+        await bootstrap(settings, aws)
+    async with open_runtime(settings) as runtime:
+        ec2 = await runtime.aws.client("ec2")
+        volume_id = await idle_volume(ec2)
+        finding = await observe(ec2, "ebs-volume", volume_id)
+        event = await approve(runtime.ledger, finding)
+        await runtime.publisher.publish(runtime.queues["execute"].url, [event])
+
+        stop = asyncio.Event()
+        workers = asyncio.create_task(run_workers(runtime, [WORKER], stop=stop))
+        decision = None
+        for _ in range(200):
+            decision = await runtime.ledger.get(finding.key)
+            depth = await runtime.sqs.get_queue_attributes(
+                QueueUrl=runtime.queues["execute"].url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )
+            empty = not any(int(v) for v in depth["Attributes"].values())
+            if decision and decision.state is State.EXECUTED and empty:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(workers, 15)
+
+        assert decision is not None and decision.state is State.EXECUTED
+        assert decision.get("dry_run") is dry_run
+        assert await volume_exists(ec2, volume_id) is dry_run
+        assert len(await snapshots_of(ec2, volume_id)) == (0 if dry_run else 1)
+        dlq = await runtime.sqs.receive_message(QueueUrl=runtime.queues["execute"].dlq_url, WaitTimeSeconds=0)
+        assert dlq.get("Messages", []) == []
