@@ -35,6 +35,7 @@ from services.analyzer.rules import raise_to_floor, rules_analysis
 from shared.errors import InvalidEvent, TransientError
 from shared.events import Analysis, Envelope, Finding, ResourceAnalyzed, ResourceFound, utcnow
 from shared.ledger import Decision, Ledger, State
+from shared.telemetry.metrics import Metrics, NullMetrics, record_gemini_usage
 
 log = structlog.get_logger("cloudthrift.analyzer")
 
@@ -57,6 +58,7 @@ class AnalyzerDeps:
     analyst: Analyst | None = None  # None: no GEMINI_API_KEY, every analysis comes from the rules
     breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(failures=5, cooldown_seconds=60))
     clock: Callable[[], datetime] = utcnow
+    metrics: Metrics = field(default_factory=NullMetrics)
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,14 @@ async def produce(finding: Finding, deps: AnalyzerDeps, cached: Analysis | None 
         else:
             deps.breaker.record_success()  # Gemini answered; this finding's answer was unusable
         log.warning("gemini.failed", failure=failure.kind, detail=failure.detail, breaker=deps.breaker.state)
+        record_gemini_usage(
+            deps.metrics,
+            model=model,
+            input_tokens=failure.tokens_in,
+            output_tokens=failure.tokens_out,
+            cost_usd=deps.prices.cost(model, failure.tokens_in, failure.tokens_out) or 0,
+            outcome=failure.kind,
+        )
         return Produced(
             floor,
             tokens_in=failure.tokens_in,
@@ -203,6 +213,13 @@ async def produce(finding: Finding, deps: AnalyzerDeps, cached: Analysis | None 
         deps.breaker.release()
         raise
     deps.breaker.record_success()
+    record_gemini_usage(
+        deps.metrics,
+        model=model,
+        input_tokens=answer.tokens_in,
+        output_tokens=answer.tokens_out,
+        cost_usd=deps.prices.cost(model, answer.tokens_in, answer.tokens_out) or 0,
+    )
     return Produced(
         raise_to_floor(answer.analysis, floor),
         tokens_in=answer.tokens_in,

@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.events import Envelope, utcnow
 from shared.ledger import Ledger
 from shared.queue import Handler
+from shared.telemetry.metrics import Metrics, NullMetrics
 from shared.worker import Runtime, WorkerSpec
 
 log = structlog.get_logger("cloudthrift.analyzer")
@@ -22,7 +23,11 @@ log = structlog.get_logger("cloudthrift.analyzer")
 
 @contextlib.asynccontextmanager
 async def analyzer_deps(
-    ledger: Ledger, settings: Settings, *, clock: Callable[[], datetime] = utcnow
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[AnalyzerDeps]:
     """The handler's dependencies for these settings; the Gemini client is closed on exit."""
     breaker = CircuitBreaker(
@@ -32,7 +37,9 @@ async def analyzer_deps(
     if settings.gemini_api_key is None:
         # Said once, at start: every analysis is then marked source="rules" so the card can say so.
         log.warning("analyzer.rules_only", reason="GEMINI_API_KEY is not set: using rule-based analyses")
-        yield AnalyzerDeps(ledger=ledger, prices=prices, breaker=breaker, clock=clock)
+        yield AnalyzerDeps(
+            ledger=ledger, prices=prices, breaker=breaker, clock=clock, metrics=metrics or NullMetrics()
+        )
         return
     # Imported here: google-genai costs ~18 MiB and ~0.5 s, which rules-only and other workers skip.
     from services.analyzer.gemini import GeminiAnalyst, GeminiOptions, make_client
@@ -44,14 +51,22 @@ async def analyzer_deps(
     analyst = GeminiAnalyst(client, options)
     log.info("analyzer.gemini", model=options.model, max_concurrency=options.max_concurrency)
     try:
-        yield AnalyzerDeps(ledger=ledger, prices=prices, analyst=analyst, breaker=breaker, clock=clock)
+        yield AnalyzerDeps(
+            ledger=ledger,
+            prices=prices,
+            analyst=analyst,
+            breaker=breaker,
+            clock=clock,
+            metrics=metrics or NullMetrics(),
+        )
     finally:
         await analyst.aclose()
 
 
 @contextlib.asynccontextmanager
 async def build(runtime: Runtime) -> AsyncIterator[Handler]:
-    async with analyzer_deps(runtime.ledger, runtime.settings) as deps:
+    metrics = runtime.telemetry.stage("analyzer").metrics
+    async with analyzer_deps(runtime.ledger, runtime.settings, metrics=metrics) as deps:
 
         async def handle(event: Envelope) -> list:  # type: ignore[type-arg]
             return await handle_found(event, deps)

@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
                     runtime.publisher,
                     runtime.queues["execute"].url,
                     loaded.cloudthrift_snooze_days,
+                    runtime.telemetry.stage("interactions").metrics,
                 )
                 try:
                     outcome = await decide_from_cli(

@@ -25,6 +25,7 @@ import structlog
 from services.notifier.cards import Action
 from shared.events import ApprovalGranted, Approver, Envelope, Payload
 from shared.ledger import Decision, Ledger, State
+from shared.telemetry.metrics import Metrics, NullMetrics, record_approval
 
 log = structlog.get_logger("cloudthrift.notifier.decide")
 
@@ -45,6 +46,7 @@ class DecideDeps:
     publisher: EventPublisher
     execute_url: str
     snooze_days: int = 30
+    metrics: Metrics = field(default_factory=NullMetrics)
 
 
 @dataclass
@@ -128,6 +130,10 @@ async def decide(
         current = moves[0][1]
         if current is not None:
             outcome.channel_id, outcome.message_id = current.get("channel_id"), current.get("message_id")
+    for decided in outcome.decided:
+        record_approval(
+            deps.metrics, TARGET[action].value.lower(), via=approver.via, kind=decided.get("kind", "")
+        )
     grants = [_grant(d, approver, now) for d in outcome.decided if action == "approve"]
     grants += _lost_grants(outcome.earlier, now)
     if grants:

@@ -106,6 +106,7 @@ def build_endpoint(settings: Settings, runtime: Runtime, sink: MessageSink | Non
             publisher=runtime.publisher,
             execute_url=runtime.queues["execute"].url,
             snooze_days=settings.cloudthrift_snooze_days,
+            metrics=runtime.telemetry.stage("interactions").metrics,
         ),
         sink=sink,
     )

@@ -14,6 +14,7 @@ from services.analyzer.handler import AnalyzerDeps, cache_key, handle_found
 from shared.errors import InvalidEvent
 from shared.events import Envelope, Finding, ResourceAnalyzed, ResourceFound, ScanRequested
 from shared.ledger import Ledger, State
+from shared.telemetry.metrics import MemoryMetrics
 from tests.analyzer.builders import NOW, address, volume
 from tests.analyzer.conftest import MODEL
 from tests.fakes.gemini import VALID_ANSWER
@@ -222,3 +223,18 @@ async def test_the_cache_misses_on_a_new_price_and_survives_a_rules_fallback(led
     await _new_cycle(ledger, finding, 2)
     third = await _one(await handle_found(found(finding.model_copy(update={"scan_id": "s3"})), deps))
     assert third.analysis == first.analysis and len(fake_gemini.requests) == 4
+
+
+async def test_each_gemini_call_reports_its_tokens_and_cost(ledger, analyst, fake_gemini):
+    metrics = MemoryMetrics()
+    finding = volume()
+    await ledger.create(finding)
+    event = found(finding)
+    await handle_found(event, deps_for(ledger, analyst, metrics=metrics))
+    await handle_found(event, deps_for(ledger, analyst, metrics=metrics))  # redelivered: no call, no metric
+
+    assert metrics.values("cloudthrift.gemini.calls", outcome="ok") == [1]
+    [tokens_in] = metrics.values("cloudthrift.gemini.tokens", direction="input")
+    assert tokens_in > 100  # a real-sized prompt, counted by the fake
+    [cost] = metrics.values("cloudthrift.gemini.cost_usd")
+    assert 0 < cost < 0.01
