@@ -39,7 +39,7 @@ async def test_the_worker_announces_a_scan_through_a_429_storm_without_losing_a_
         await runtime.publisher.publish(runtime.queues["notify"].url, events + events[:3])  # with duplicates
         stop = asyncio.Event()
         workers = asyncio.create_task(run_workers(runtime, [WORKER], stop=stop))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: the loop ends as soon as all are announced
         while time.monotonic() < deadline:
             states = [(await runtime.ledger.get(f.key)).state for f in many + few]  # type: ignore[union-attr]
             if set(states) == {State.AWAITING_APPROVAL}:
