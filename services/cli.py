@@ -103,19 +103,14 @@ def local(
 
 
 def _register_service_commands() -> None:
+    from services.analyzer.cli import register as register_analyzer
     from services.dlq_cli import register as register_dlq
+    from services.executor.cli import register as register_executor
+    from services.notifier.cli import register as register_notifier
     from services.scanner.cli import register as register_scanner
 
-    register_dlq(app)
-    register_scanner(app)
-    for module in ("services.analyzer.cli", "services.notifier.cli", "services.executor.cli"):
-        try:
-            registrar = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue  # that stage has not landed yet
-        registrar.register(app)
+    for register in (register_dlq, register_scanner, register_analyzer, register_notifier, register_executor):
+        register(app)
 
 
 _register_service_commands()
