@@ -13,6 +13,7 @@ import structlog
 
 from shared.telemetry import add_trace_correlation
 
+
 class _CurrentStderr:
     """Whatever sys.stderr is at the moment of writing, not at configuration time.
 

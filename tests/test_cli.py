@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,13 +17,23 @@ from shared.config import Settings
 
 
 def env(moto_endpoint: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "AWS_ENDPOINT_URL": moto_endpoint, "CLOUDTHRIFT_LOG_FORMAT": "json",
-            "CLOUDTHRIFT_WAIT_TIME_SECONDS": "1", **extra}
+    return {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "CLOUDTHRIFT_LOG_FORMAT": "json",
+        "CLOUDTHRIFT_WAIT_TIME_SECONDS": "1",
+        **extra,
+    }
 
 
 def cloudthrift(*args: str, moto_endpoint: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services", *args], capture_output=True, text=True, timeout=120,
-                          env=env(moto_endpoint, **extra))
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env(moto_endpoint, **extra),
+    )
 
 
 async def ready(settings: Settings) -> None:
@@ -62,8 +73,16 @@ async def test_dlq_commands_list_and_replay(moto_endpoint: str, settings: Settin
     async with AwsClients(settings) as aws:
         sqs = await aws.client("sqs")
         dlq = (await sqs.get_queue_url(QueueName=settings.dlq_name("analyze")))["QueueUrl"]
-        await sqs.send_message(QueueUrl=dlq, MessageBody="{}", MessageAttributes={
-            "cloudthrift-error": {"DataType": "String", "StringValue": "invalid event: unsupported schema None"}})
+        await sqs.send_message(
+            QueueUrl=dlq,
+            MessageBody="{}",
+            MessageAttributes={
+                "cloudthrift-error": {
+                    "DataType": "String",
+                    "StringValue": "invalid event: unsupported schema None",
+                }
+            },
+        )
     listed = cloudthrift("dlq", "list", moto_endpoint=moto_endpoint)
     assert "cloudthrift-analyze-dlq: 1 message(s)" in listed.stdout
     assert "invalid event: unsupported schema None" in listed.stdout
@@ -74,10 +93,16 @@ async def test_dlq_commands_list_and_replay(moto_endpoint: str, settings: Settin
     assert unknown.returncode == 2 and "unknown queue 'nowhere'" in unknown.stderr
 
 
-async def test_a_worker_process_stops_cleanly_on_sigterm(moto_endpoint: str, settings: Settings) -> None:
-    await ready(settings)
-    process = subprocess.Popen([sys.executable, "-m", "services", "worker", "scanner"], env=env(moto_endpoint),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_a_worker_process_stops_cleanly_on_sigterm(moto_endpoint: str, settings: Settings) -> None:
+    # Synchronous on purpose: it blocks reading the worker's log lines, with no event loop to stall.
+    asyncio.run(ready(settings))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services", "worker", "scanner"],
+        env=env(moto_endpoint),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         for line in process.stderr:  # logs are JSON lines on stderr
@@ -99,9 +124,18 @@ def test_unknown_worker_is_refused(moto_endpoint: str) -> None:
 
 def test_local_once_finds_the_seeded_idle_resources_with_their_costs() -> None:
     """The README's first command, end to end: its own moto server, seeded estate, every worker, one scan."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CLOUDTHRIFT_", "DISCORD_", "GEMINI_"))}
-    done = subprocess.run([sys.executable, "-m", "services", "local", "--once"], capture_output=True, text=True,
-                          timeout=300, env={**clean, "CLOUDTHRIFT_LOG_FORMAT": "json"})
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "CLOUDTHRIFT_", "DISCORD_", "GEMINI_"))
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services", "local", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**clean, "CLOUDTHRIFT_LOG_FORMAT": "json"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "42 idle resource(s), $10065.87/month wasted" in done.stdout
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout

@@ -25,5 +25,10 @@ def test_logs_follow_stderr_when_it_is_replaced_after_configuration(monkeypatch:
     finally:
         structlog.contextvars.clear_contextvars()
     line = json.loads(second.getvalue())
-    assert (line["event"], line["regions"], line["scan_id"], line["level"]) == ("scan.summary", 3, "s-1", "info")
+    assert (line["event"], line["regions"], line["scan_id"], line["level"]) == (
+        "scan.summary",
+        3,
+        "s-1",
+        "info",
+    )
     assert line["timestamp"].endswith("Z")
