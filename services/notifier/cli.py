@@ -88,6 +88,7 @@ def register(app: typer.Typer) -> None:
                     runtime.queues["execute"].url,
                     loaded.cloudthrift_snooze_days,
                     runtime.telemetry.stage("interactions").metrics,
+                    runtime.telemetry.stage("interactions").tracing,
                 )
                 try:
                     outcome = await decide_from_cli(

@@ -25,7 +25,9 @@ import structlog
 from services.notifier.cards import Action
 from shared.events import ApprovalGranted, Approver, Envelope, Payload
 from shared.ledger import Decision, Ledger, State
+from shared.telemetry import TRACE_CONTEXT_FIELD
 from shared.telemetry.metrics import Metrics, NullMetrics, record_approval
+from shared.telemetry.tracing import Tracing
 
 log = structlog.get_logger("cloudthrift.notifier.decide")
 
@@ -47,6 +49,8 @@ class DecideDeps:
     execute_url: str
     snooze_days: int = 30
     metrics: Metrics = field(default_factory=NullMetrics)
+    # The interactions stage's tracer: each approval continues the trace stored with its decision.
+    tracing: Tracing | None = None
 
 
 @dataclass
@@ -137,7 +141,7 @@ async def decide(
     grants = [_grant(d, approver, now) for d in outcome.decided if action == "approve"]
     grants += _lost_grants(outcome.earlier, now)
     if grants:
-        await deps.publisher.publish(deps.execute_url, grants)
+        await _publish(deps, grants, {d.decision_id: d for d in outcome.decided + outcome.earlier})
         outcome.published = len(grants)
     log.info(
         "decision.clicked",
@@ -149,6 +153,27 @@ async def decide(
         published=outcome.published,
     )
     return outcome
+
+
+async def _publish(deps: DecideDeps, grants: list[ApprovalGranted], decisions: dict[str, Decision]) -> None:
+    """Publish the approvals; with tracing on, each inside a span that continues its finding's trace,
+    so the click and the execution join the trace that started with the scan."""
+    tracing = deps.tracing
+    if tracing is None or not tracing.enabled:
+        await deps.publisher.publish(deps.execute_url, grants)
+        return
+    gate = asyncio.Semaphore(_PARALLEL)
+
+    async def one(grant: ApprovalGranted) -> None:
+        carrier = decisions[grant.decision_id].get(TRACE_CONTEXT_FIELD)
+        async with gate:
+            with tracing.resume(carrier, "interactions.click", resource="approve"):
+                log.info("decision.approved", pk=grant.key.pk, decision_id=grant.decision_id)
+                await deps.publisher.publish(
+                    deps.execute_url, [grant], attributes=tracing.message_attributes()
+                )
+
+    await asyncio.gather(*(one(grant) for grant in grants))
 
 
 def _grant(decision: Decision, approver: Approver, approved_at: datetime) -> ApprovalGranted:

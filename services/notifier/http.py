@@ -107,6 +107,7 @@ def build_endpoint(settings: Settings, runtime: Runtime, sink: MessageSink | Non
             execute_url=runtime.queues["execute"].url,
             snooze_days=settings.cloudthrift_snooze_days,
             metrics=runtime.telemetry.stage("interactions").metrics,
+            tracing=runtime.telemetry.stage("interactions").tracing,
         ),
         sink=sink,
     )

@@ -3,8 +3,8 @@
 It runs what a CloudThrift runner runs (settings from the environment, `open_runtime`, `run_workers`),
 so ddtrace and the datadog package find their Agent through the DD_* variables exactly as in a
 container. The real scanner consumes the scan queue; two tiny stages stand in for the analyzer and the
-executor; between them the approval click is done the way the interactions endpoint does it: resume
-the trace stored with the decision, then publish ApprovalGranted with that context.
+executor; between them the approval click goes through the interactions endpoint's own `decide`,
+which resumes the trace stored with the decision and publishes ApprovalGranted with that context.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 
 import structlog
 
+from services.notifier.decide import DecideDeps, decide
 from services.scanner.main import WORKER as SCANNER
 from shared.config import load_settings
-from shared.events import ApprovalGranted, Approver, Envelope, ScanRequested, utcnow
+from shared.events import Approver, Envelope, ScanRequested, utcnow
 from shared.ledger import State
 from shared.logs import configure_logging
 from shared.queue import Handler
-from shared.telemetry import TRACE_CONTEXT_FIELD
 from shared.worker import Runtime, WorkerSpec, open_runtime, run_workers
 
 log = structlog.get_logger("cloudthrift.driver")
@@ -79,23 +79,18 @@ async def main() -> None:
 
 
 async def click_approve(runtime: Runtime, pk: str) -> None:
-    """The interactions endpoint's part: its own service, a child of the trace stored with the decision."""
+    """The interactions endpoint's part, through its real code: the card is posted (AWAITING_APPROVAL),
+    then `decide` continues the trace stored with the decision and publishes ApprovalGranted in it."""
     decision = await runtime.ledger.get(pk)
     assert decision is not None
-    tracing = runtime.telemetry.stage("interactions").tracing
-    with tracing.resume(decision.get(TRACE_CONTEXT_FIELD), "interactions.click", resource="approve"):
-        log.info("interactions.approved", pk=pk)
-        approval = ApprovalGranted(
-            decision_id=decision.decision_id,
-            key=decision.key,
-            approver=Approver(id="42", name="tester", via="discord"),
-            approved_at=utcnow(),
-            finding=decision.finding,
-            fingerprint=decision.get("fingerprint"),
-        )
-        await runtime.publisher.publish(
-            runtime.queues["execute"].url, [approval], attributes=tracing.message_attributes()
-        )
+    await runtime.ledger.transition(
+        pk, State.ANALYZED, State.AWAITING_APPROVAL, expected_decision_id=decision.decision_id
+    )
+    stage = runtime.telemetry.stage("interactions")
+    deps = DecideDeps(runtime.ledger, runtime.publisher, runtime.queues["execute"].url, tracing=stage.tracing)
+    approver = Approver(id="42", name="tester", via="discord")
+    outcome = await decide(deps, decision.decision_id, "approve", approver, now=utcnow(), pk=pk)
+    assert outcome.published == 1
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ async def test_one_trace_follows_a_finding_from_the_scan_to_its_execution(
     for event, span in (
         ("scan.summary", scanner),
         ("analyzer.handled", analyzer),
-        ("interactions.approved", click),
+        ("decision.approved", click),
         ("executor.handled", executor),
     ):
         [line] = [entry for entry in logs if entry.get("event") == event]
@@ -160,7 +160,7 @@ async def test_with_no_agent_at_all_the_finding_still_goes_all_the_way(
     )
     assert code == 0, output[-3000:]
     events = [entry.get("event") for entry in logs]
-    assert {"scan.summary", "analyzer.handled", "interactions.approved", "executor.handled"} <= set(events)
+    assert {"scan.summary", "analyzer.handled", "decision.approved", "executor.handled"} <= set(events)
     assert not [entry for entry in logs if entry.get("level") == "error"], output[-3000:]
 
 
