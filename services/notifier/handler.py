@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,6 +57,9 @@ class NotifierDeps:
     snooze_days: int = 30
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    # The trace context of the message being handled, stored with the decision so the approval click
+    # (hours later, another service) continues the finding's trace.
+    trace_fields: Callable[[], Mapping[str, str]] = dict
 
 
 def group_of(finding: Finding) -> str:
@@ -146,6 +149,7 @@ async def _tag(
             "finding": finding,
             "analysis": analysis,
             "fingerprint": finding.fingerprint,
+            **deps.trace_fields(),
         },
         actor="notifier",
         note=f"waiting in {window}" if window else None,

@@ -49,6 +49,7 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
             channel_id=settings.discord_channel_id or "console",
             policy=group_policy(settings),
             snooze_days=settings.cloudthrift_snooze_days,
+            trace_fields=runtime.telemetry.stage("notifier").tracing.ledger_fields,
         )
 
         async def handle(event: Envelope) -> list:  # type: ignore[type-arg]

@@ -17,9 +17,10 @@ from typing import Any
 import structlog
 
 from services.notifier.decide import DecideDeps, decide
+from services.notifier.main import WORKER as NOTIFIER
 from services.scanner.main import WORKER as SCANNER
 from shared.config import load_settings
-from shared.events import Approver, Envelope, ScanRequested, utcnow
+from shared.events import Analysis, Approver, Envelope, ResourceAnalyzed, ScanRequested, utcnow
 from shared.ledger import State
 from shared.logs import configure_logging
 from shared.queue import Handler
@@ -31,7 +32,6 @@ log = structlog.get_logger("cloudthrift.driver")
 async def main() -> None:
     settings = load_settings(env_file=None)
     configure_logging("json", "info")
-    analyzed: asyncio.Queue[str] = asyncio.Queue()
     executed = asyncio.Event()
 
     @contextlib.asynccontextmanager
@@ -43,10 +43,17 @@ async def main() -> None:
             with tracing.span("gemini.generate", resource="generate_content"):  # a call inside the stage
                 await asyncio.sleep(0.01)
             log.info("analyzer.handled", pk=key.pk)
-            # What the notifier will do when it asks a human: keep the trace with the decision.
-            await runtime.ledger.transition(key, State.FOUND, State.ANALYZED, fields=tracing.ledger_fields())
-            await analyzed.put(key.pk)
-            return []
+            await runtime.ledger.transition(key, State.FOUND, State.ANALYZED)
+            analysis = Analysis(
+                summary="An unattached gp3 volume.",
+                likely_cause="left behind",
+                risk="low",
+                risk_reason="no attachment",
+                recommendation="delete",
+                confidence=0.5,
+                source="rules",
+            )
+            return [ResourceAnalyzed(finding=event.payload.finding, analysis=analysis)]
 
         yield handle
 
@@ -61,7 +68,8 @@ async def main() -> None:
 
     specs = [
         SCANNER,
-        WorkerSpec("analyzer", "analyze", None, analyzer),
+        WorkerSpec("analyzer", "analyze", "notify", analyzer),
+        NOTIFIER,  # the real notifier: posts the card (console) and keeps the trace with the decision
         WorkerSpec("executor", "execute", None, executor),
     ]
     async with open_runtime(settings) as runtime:
@@ -71,16 +79,24 @@ async def main() -> None:
             runtime.queues["scan"].url, [ScanRequested(requested_by="trace test")]
         )
         async with asyncio.timeout(40):
-            pk = await analyzed.get()
+            pk = await announced(runtime)
             await click_approve(runtime, pk)
             await executed.wait()
         stop.set()
         await workers
 
 
+async def announced(runtime: Runtime) -> str:
+    """The first decision the notifier has put in front of a human."""
+    while True:
+        async for decision in runtime.ledger.by_state(State.AWAITING_APPROVAL):
+            return decision.pk
+        await asyncio.sleep(0.1)
+
+
 async def click_approve(runtime: Runtime, pk: str) -> None:
-    """The interactions endpoint's part, through its real code: the card is posted (AWAITING_APPROVAL),
-    then `decide` continues the trace stored with the decision and publishes ApprovalGranted in it."""
+    """The interactions endpoint's part, through its real code: `decide` continues the trace the notifier
+    stored with the decision and publishes ApprovalGranted in it."""
     decision = await runtime.ledger.get(pk)
     assert decision is not None
     await runtime.ledger.transition(

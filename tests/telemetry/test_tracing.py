@@ -20,7 +20,13 @@ from shared.worker import Runtime
 from tests.telemetry.conftest import ENV, VERSION, ApmTestAgent, StatsdListener
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("cloudthrift-scanner", "cloudthrift-analyzer", "cloudthrift-interactions", "cloudthrift-executor")
+SERVICES = (
+    "cloudthrift-scanner",
+    "cloudthrift-analyzer",
+    "cloudthrift-notifier",
+    "cloudthrift-interactions",
+    "cloudthrift-executor",
+)
 
 
 async def run_driver(
@@ -32,6 +38,7 @@ async def run_driver(
             "AWS_ENDPOINT_URL": moto_endpoint,
             "CLOUDTHRIFT_REGIONS": "us-east-1",
             "CLOUDTHRIFT_KINDS": "ebs-volume",
+            "CLOUDTHRIFT_GROUP_THRESHOLD": "0",  # one finding, one card, no group window to wait out
             "CLOUDTHRIFT_MIN_AGE_DAYS": "0",
             "CLOUDTHRIFT_WAIT_TIME_SECONDS": "1",
             "CLOUDTHRIFT_DRAIN_SECONDS": "5",
@@ -98,20 +105,22 @@ async def test_one_trace_follows_a_finding_from_the_scan_to_its_execution(
         for span in trace
         if span["service"] in SERVICES and span["name"] != "gemini.generate"
     }
-    scanner, analyzer, click, executor = (by_service[name] for name in SERVICES)
+    scanner, analyzer, notifier, click, executor = (by_service[name] for name in SERVICES)
     assert len({span["trace_id"] for span in trace}) == 1
-    # The parent links are the chain of custody: scan → analysis → human click → execution.
+    # The parent links are the chain of custody: scan → analysis → card → human click → execution.
     assert scanner["parent_id"] == 0 and scanner["resource"] == "ScanRequested"
     assert analyzer["parent_id"] == scanner["span_id"] and analyzer["resource"] == "ResourceFound"
-    assert click["parent_id"] == analyzer["span_id"] and click["name"] == "interactions.click"
+    assert notifier["parent_id"] == analyzer["span_id"] and notifier["resource"] == "ResourceAnalyzed"
+    # The click resumes the context the notifier stored with the decision in the ledger.
+    assert click["parent_id"] == notifier["span_id"] and click["name"] == "interactions.click"
     assert executor["parent_id"] == click["span_id"] and executor["resource"] == "ApprovalGranted"
     [inner] = [span for span in trace if span["name"] == "gemini.generate"]
     assert inner["parent_id"] == analyzer["span_id"] and inner["service"] == "cloudthrift-analyzer"
-    for span in (scanner, analyzer, executor):
+    for span in (scanner, analyzer, notifier, executor):
         assert span["name"] == "cloudthrift.message"
         assert span["meta"]["messaging.system"] == "aws_sqs"
         assert span["meta"]["messaging.destination.name"].startswith("cloudthrift-")
-    for span in (scanner, analyzer, click, executor):
+    for span in (scanner, analyzer, notifier, click, executor):
         assert (span["meta"]["env"], span["meta"]["version"]) == (ENV, VERSION), span["service"]
         assert span["error"] == 0
 
@@ -140,6 +149,7 @@ async def test_one_trace_follows_a_finding_from_the_scan_to_its_execution(
     assert {d.tag_map["queue"] for d in got if d.name == "cloudthrift.dlq.depth"} == {
         "cloudthrift-scan",
         "cloudthrift-analyze",
+        "cloudthrift-notify",
         "cloudthrift-execute",
     }
 
