@@ -2,29 +2,27 @@
 
 It runs what a CloudThrift runner runs (settings from the environment, `open_runtime`, `run_workers`),
 so ddtrace and the datadog package find their Agent through the DD_* variables exactly as in a
-container. The real scanner consumes the scan queue; two tiny stages stand in for the analyzer and the
-executor; between them the approval click goes through the interactions endpoint's own `decide`,
-which resumes the trace stored with the decision and publishes ApprovalGranted with that context.
+container. All four stages are the real workers; the approval click goes through the interactions
+endpoint's own `decide`, which resumes the trace the notifier stored with the decision and publishes
+ApprovalGranted with that context.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
 
 import structlog
 
+from services.analyzer.main import WORKER as ANALYZER
+from services.executor.main import WORKER as EXECUTOR
 from services.notifier.decide import DecideDeps, decide
 from services.notifier.main import WORKER as NOTIFIER
 from services.scanner.main import WORKER as SCANNER
 from shared.config import load_settings
-from shared.events import Analysis, Approver, Envelope, ResourceAnalyzed, ScanRequested, utcnow
+from shared.events import Approver, ScanRequested, utcnow
 from shared.ledger import State
 from shared.logs import configure_logging
-from shared.queue import Handler
-from shared.worker import Runtime, WorkerSpec, open_runtime, run_workers
+from shared.worker import Runtime, open_runtime, run_workers
 
 log = structlog.get_logger("cloudthrift.driver")
 
@@ -32,46 +30,9 @@ log = structlog.get_logger("cloudthrift.driver")
 async def main() -> None:
     settings = load_settings(env_file=None)
     configure_logging("json", "info")
-    executed = asyncio.Event()
-
-    @contextlib.asynccontextmanager
-    async def analyzer(runtime: Runtime) -> AsyncIterator[Handler]:
-        tracing = runtime.telemetry.stage("analyzer").tracing
-
-        async def handle(event: Envelope[Any]) -> list:
-            key = event.payload.finding.key
-            with tracing.span("gemini.generate", resource="generate_content"):  # a call inside the stage
-                await asyncio.sleep(0.01)
-            log.info("analyzer.handled", pk=key.pk)
-            await runtime.ledger.transition(key, State.FOUND, State.ANALYZED)
-            analysis = Analysis(
-                summary="An unattached gp3 volume.",
-                likely_cause="left behind",
-                risk="low",
-                risk_reason="no attachment",
-                recommendation="delete",
-                confidence=0.5,
-                source="rules",
-            )
-            return [ResourceAnalyzed(finding=event.payload.finding, analysis=analysis)]
-
-        yield handle
-
-    @contextlib.asynccontextmanager
-    async def executor(runtime: Runtime) -> AsyncIterator[Handler]:
-        async def handle(event: Envelope[Any]) -> list:
-            log.info("executor.handled", decision_id=event.payload.decision_id)
-            executed.set()
-            return []
-
-        yield handle
-
-    specs = [
-        SCANNER,
-        WorkerSpec("analyzer", "analyze", "notify", analyzer),
-        NOTIFIER,  # the real notifier: posts the card (console) and keeps the trace with the decision
-        WorkerSpec("executor", "execute", None, executor),
-    ]
+    # Every stage is the real worker: the analyzer without a Gemini key (rules), the notifier without a
+    # bot token (console card), the executor in its default dry run.
+    specs = [SCANNER, ANALYZER, NOTIFIER, EXECUTOR]
     async with open_runtime(settings) as runtime:
         stop = asyncio.Event()
         workers = asyncio.create_task(run_workers(runtime, specs, stop=stop))
@@ -81,7 +42,8 @@ async def main() -> None:
         async with asyncio.timeout(40):
             pk = await announced(runtime)
             await click_approve(runtime, pk)
-            await executed.wait()
+            while (await runtime.ledger.get(pk)).state is not State.EXECUTED:  # type: ignore[union-attr]
+                await asyncio.sleep(0.1)
         stop.set()
         await workers
 
