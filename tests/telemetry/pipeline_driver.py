@@ -65,7 +65,13 @@ async def click_approve(runtime: Runtime, pk: str) -> None:
         pk, State.ANALYZED, State.AWAITING_APPROVAL, expected_decision_id=decision.decision_id
     )
     stage = runtime.telemetry.stage("interactions")
-    deps = DecideDeps(runtime.ledger, runtime.publisher, runtime.queues["execute"].url, tracing=stage.tracing)
+    deps = DecideDeps(
+        runtime.ledger,
+        runtime.publisher,
+        runtime.queues["execute"].url,
+        metrics=stage.metrics,
+        tracing=stage.tracing,
+    )
     approver = Approver(id="42", name="tester", via="discord")
     outcome = await decide(deps, decision.decision_id, "approve", approver, now=utcnow(), pk=pk)
     assert outcome.published == 1

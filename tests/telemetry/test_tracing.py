@@ -135,7 +135,8 @@ async def test_one_trace_follows_a_finding_from_the_scan_to_its_execution(
     assert "dd.trace_id" not in started  # outside any span, no ids
 
     # The same process reported its pipeline metrics to the DogStatsD listener.
-    got = statsd.wait_for(lambda got: any(d.name == "cloudthrift.dlq.depth" for d in got))
+    wanted = {"cloudthrift.dlq.depth", "cloudthrift.executions", "cloudthrift.approvals"}
+    got = statsd.wait_for(lambda got: wanted <= {d.name for d in got})
     lag = [
         d for d in got if d.name == "cloudthrift.queue.lag" and d.tag_map["queue"] == "cloudthrift-analyze"
     ]
@@ -146,6 +147,20 @@ async def test_one_trace_follows_a_finding_from_the_scan_to_its_execution(
         "cloudthrift-notify",
         "cloudthrift-execute",
     }
+    # The real executor's outcome: a dry run (the default), counted apart from real savings by its tag.
+    # 100 GiB gp3 in us-east-1 costs $8.00 a month; the snapshot it would keep, $5.00: $3.00 net.
+    [execution] = [d for d in got if d.name == "cloudthrift.executions"]
+    assert execution.value == 1 and execution.tag_map["service"] == "cloudthrift-executor"
+    assert {k: execution.tag_map[k] for k in ("outcome", "kind", "region", "dry_run")} == {
+        "outcome": "executed",
+        "kind": "ebs-volume",
+        "region": "us-east-1",
+        "dry_run": "true",
+    }
+    [avoided] = [d for d in got if d.name == "cloudthrift.cost_avoided.monthly_usd"]
+    assert avoided.value == 3.0 and avoided.tag_map["dry_run"] == "true"
+    [approval] = [d for d in got if d.name == "cloudthrift.approvals"]
+    assert approval.tag_map["decision"] == "approved" and approval.tag_map["via"] == "discord"
 
 
 async def test_with_no_agent_at_all_the_finding_still_goes_all_the_way(
