@@ -130,7 +130,15 @@ def test_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApmTestAgen
     binary = Path(sys.executable).with_name("ddapm-test-agent")
     log = (tmp_path_factory.mktemp("ddapm") / "agent.log").open("w")
     process = subprocess.Popen(
-        [str(binary), f"--port={port}", "--host=127.0.0.1"],
+        # It also serves OTLP, on 4318 and 4317 unless told otherwise: free ports, so that two test
+        # runs on one machine (or anything else on those ports) cannot stop it from starting.
+        [
+            str(binary),
+            f"--port={port}",
+            f"--otlp-http-port={_free_port()}",
+            f"--otlp-grpc-port={_free_port()}",
+            "--host=127.0.0.1",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={k: v for k, v in os.environ.items() if not k.startswith("DD_")},
