@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
-from shared.config import QUEUE_NAMES
+from shared.config import QUEUE_NAMES, QueueName
 
 
 def register(app: typer.Typer) -> None:
@@ -46,15 +46,16 @@ def register(app: typer.Typer) -> None:
         if queue not in QUEUE_NAMES:
             typer.echo(f"cloudthrift: unknown queue {queue!r} (one of: {', '.join(QUEUE_NAMES)})", err=True)
             raise typer.Exit(2)
+        name = cast(QueueName, queue)
         loaded = settings()
 
         async def go() -> None:
             async with AwsClients(loaded) as aws:
                 mover = await aws.client("sqs", max_attempts=1)
-                result = await replay(await aws.client("sqs"), loaded, queue, mover=mover)  # type: ignore[arg-type]
+                result = await replay(await aws.client("sqs"), loaded, name, mover=mover)
             typer.echo(
-                f"replayed {result.moved} message(s) from {loaded.dlq_name(queue)} to "  # type: ignore[arg-type]
-                f"{loaded.queue_name(queue)} ({result.method})"
-            )  # type: ignore[arg-type]
+                f"replayed {result.moved} message(s) from {loaded.dlq_name(name)} to "
+                f"{loaded.queue_name(name)} ({result.method})"
+            )
 
         run(go())

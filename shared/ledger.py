@@ -217,11 +217,7 @@ class Ledger:
             async with gate:
                 return await self.create(finding, now=now)
 
-        outcomes = await asyncio.gather(*(one(finding) for finding in findings), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return [outcome for outcome in outcomes if isinstance(outcome, TransitionResult)]
+        return list(await asyncio.gather(*(one(finding) for finding in findings)))
 
     async def transition(
         self,
