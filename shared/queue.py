@@ -231,7 +231,12 @@ class Consumer:
             self._slots.release()
 
     async def _receive(self, count: int) -> list[dict[str, Any]] | None:
-        """One long poll; None when a stop interrupted it (the call is abandoned, nothing is lost)."""
+        """One long poll; None when a stop arrived during it.
+
+        The poll is not abandoned on stop: the server would still complete it and hand messages to a
+        request nobody reads, hiding them for a whole visibility timeout. It is waited out (at most
+        WaitTimeSeconds) and whatever it brought is left in flight, for the drain to make visible again.
+        """
         receive = asyncio.create_task(
             self.sqs.receive_message(
                 QueueUrl=self.queue.url,
@@ -245,23 +250,19 @@ class Consumer:
         stopping = asyncio.create_task(self._stopping.wait())
         done, _ = await asyncio.wait({receive, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-        if receive not in done:
-            receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await receive
-            # A poll cancelled after SQS answered would hide those messages until their visibility
-            # timeout: SQS still redelivers them, so this delays, it never loses.
-            return None
+        interrupted = receive not in done
         try:
-            messages = receive.result().get("Messages", [])
+            messages = (await receive).get("Messages", [])
         except Exception as exc:
             log.warning("consumer.receive_failed", queue=self.queue.name, error=str(exc))
+            if interrupted:
+                return None
             await asyncio.sleep(1)
             return []
         for message in messages:
             self._in_flight[message["MessageId"]] = _InFlight(message["ReceiptHandle"], message["MessageId"])
         self.stats.received += len(messages)
-        return messages
+        return None if interrupted else messages
 
     async def _handle_batch(self, messages: list[dict[str, Any]]) -> None:
         outcomes = await asyncio.gather(*(self._handle_one(m) for m in messages), return_exceptions=True)

@@ -263,3 +263,22 @@ async def test_publisher_gives_up_with_a_transient_error_when_sqs_keeps_failing(
     with pytest.raises(TransientError):
         await Publisher(sqs, entry_retries=2, retry_delay=0).publish("q", [ScanRequested(scan_id="x")])
     assert len(sqs.calls) == 3
+
+
+async def test_a_message_caught_by_the_last_poll_after_stop_is_visible_again_at_once(
+    runtime: Runtime,
+) -> None:
+    async def handler(event: Envelope[Any]) -> list[Any]:  # pragma: no cover - stopped before any message
+        raise AssertionError("a stopping consumer must not start new work")
+
+    c = consumer(runtime, handler, wait_time_seconds=3, visibility_timeout=300)
+    task = asyncio.create_task(c.run())
+    await asyncio.sleep(0.5)  # the consumer is now inside a long poll on the empty queue
+    c.stop()
+    # Arrives while that poll is still open on the server: the server hands it to the poll.
+    await runtime.publisher.publish(runtime.queues["scan"].url, [ScanRequested(scan_id="late")])
+    stats = await asyncio.wait_for(task, 15)
+    assert (stats.received, stats.released, stats.succeeded) == (1, 1, 0)
+    # Visible again now, not after the 300 s visibility timeout of an abandoned poll.
+    [again] = await drain_raw(runtime, runtime.queues["scan"].url)
+    assert json.loads(again["Body"])["payload"]["scan_id"] == "late"
