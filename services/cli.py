@@ -102,6 +102,33 @@ def local(
     run(run_local(once=once, port=port, seed=seed))
 
 
+@app.command("aws-emulator")
+def aws_emulator(
+    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 inside a container).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 5000,
+) -> None:
+    """Serve the embedded AWS (moto, with DynamoDB's conditional writes made atomic) until SIGTERM.
+
+    The same server `cloudthrift local` and the tests use. Plain `moto_server` lets two concurrent
+    conditional writes both succeed, which would break the ledger's races in docker-compose.
+    """
+    import signal
+    import threading
+
+    from services.embedded_aws import EmbeddedAws
+
+    configure_logging("auto", "info")
+    server = EmbeddedAws(host=host, port=port)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo(f"aws emulator on {server.start()}", err=True)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+
+
 def _register_service_commands() -> None:
     from services.analyzer.cli import register as register_analyzer
     from services.dlq_cli import register as register_dlq

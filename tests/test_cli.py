@@ -6,10 +6,13 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from typing import Any
+
+import aiohttp
 
 from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
@@ -141,3 +144,74 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs() -> None:
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout
     assert "dr-restore-point" not in done.stdout  # opted out
     assert "just-provisioned" not in done.stdout  # too young
+
+
+async def test_aws_emulator_command_serves_atomic_conditional_writes_and_stops_on_sigterm(
+    make_settings: Any,
+) -> None:
+    """docker-compose's `moto` container runs this: the ledger's races must hold on it as in tests."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.ledger import State
+    from shared.worker import open_runtime
+    from tests.shared.factories import finding
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services",
+        "aws-emulator",
+        "--port",
+        str(port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    async with http.get(f"{endpoint}/moto-api/") as answer:
+                        if answer.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert server.returncode is None and time.monotonic() < deadline, "the emulator did not start"
+                await asyncio.sleep(0.2)
+        settings = make_settings(aws_endpoint_url=endpoint)
+        await ready(settings)
+        now = datetime.now(UTC)
+        async with open_runtime(settings) as runtime:
+            ledger = runtime.ledger
+            for round_ in range(60):  # plain moto_server lets two claims through within ~5 to 20 rounds
+                f = finding(f"vol-race-{round_}")
+                await ledger.create(f)
+                for expected, new in [
+                    (State.FOUND, State.ANALYZED),
+                    (State.ANALYZED, State.AWAITING_APPROVAL),
+                    (State.AWAITING_APPROVAL, State.APPROVED),
+                ]:
+                    await ledger.transition(f.key, expected, new)
+                results = await asyncio.gather(
+                    *(
+                        ledger.transition(
+                            f.key,
+                            State.APPROVED,
+                            State.EXECUTING,
+                            fields={"claim_expires_at": now + timedelta(minutes=5)},
+                            claim_expired_before=now,
+                        )
+                        for _ in range(8)
+                    )
+                )
+                assert sum(r.applied for r in results) == 1, f"round {round_}"
+        server.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.wait(), 15) == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()

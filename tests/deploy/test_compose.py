@@ -87,17 +87,17 @@ def test_each_worker_runs_in_its_own_container(compose: dict[str, Any]) -> None:
     assert all(len(c) == 2 for c in workers) and len(workers) == 4
 
 
-def test_moto_is_the_local_aws_from_the_same_image(compose: dict[str, Any]) -> None:
+def test_moto_is_the_projects_atomic_aws_emulator_from_the_same_image(compose: dict[str, Any]) -> None:
     services = compose["services"]
     moto = services["moto"]
-    assert moto["entrypoint"] == ["moto_server"] and moto["image"] == services["scanner"]["image"]
-    port = moto["command"][moto["command"].index("-p") + 1]
-    assert moto["command"][moto["command"].index("-H") + 1] == "0.0.0.0"
+    assert "entrypoint" not in moto and moto["image"] == services["scanner"]["image"]
+    command = moto["command"]
+    assert command[0] == "aws-emulator", "not plain moto_server: its conditional writes are not atomic"
+    assert cli_problem(command) is None, cli_problem(command)
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
     for name in APP_SERVICES:
         assert environment(services[name])["AWS_ENDPOINT_URL"] == f"http://moto:{port}", name
-    assert (CLOUDTHRIFT.parent / "moto_server").exists(), (
-        "moto[server] installs the entrypoint the image uses"
-    )
 
 
 def test_bootstrap_runs_once_after_moto_and_before_everything_else(compose: dict[str, Any]) -> None:
