@@ -89,6 +89,15 @@ class Settings(BaseSettings):
         le=3600,
         description="Longest one attempt waits for a snapshot to complete; the next delivery resumes it.",
     )
+    cloudthrift_approval_recover_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="An approval still APPROVED this long after the click lost its event: publish it again.",
+    )
+    cloudthrift_approval_sweep_seconds: float = Field(
+        default=300, gt=0, le=3600, description="Seconds between the executor's sweeps for lost approvals."
+    )
 
     # --- Logging -------------------------------------------------------------------------------
     cloudthrift_log_format: Literal["auto", "json", "console"] = "auto"

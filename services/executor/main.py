@@ -1,4 +1,5 @@
-"""Runner: wires the executor handler to the execute queue (it publishes nothing further).
+"""Runner: wires the executor handler to the execute queue (it publishes nothing further), and runs the
+sweep that re-publishes approvals whose ApprovalGranted was lost (services/executor/sweep.py) beside it.
 
 The card editor is shared/discord.py's `DiscordClient` when a bot token is configured, and its console
 stand-in otherwise, so the local default prints each outcome where its card was printed.
@@ -6,12 +7,14 @@ stand-in otherwise, so the local default prints each outcome where its card was 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import timedelta
 
 from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
 from services.executor.outcome import DiscordCardReporter, OutcomeReporter
+from services.executor.sweep import SweepDeps, run_sweeps
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
 from shared.events import DecisionKey, Envelope
@@ -61,8 +64,23 @@ async def open_reporter(settings: Settings, ledger: Ledger) -> AsyncIterator[Out
         yield DiscordCardReporter(client, members=card_members(ledger))
 
 
+def sweep_deps(runtime: Runtime, kinds: Collection[str]) -> SweepDeps:
+    """The sweep publishes to the queue this worker reads, with the click's notion of a lost approval."""
+    stage = runtime.telemetry.stage("executor")
+    return SweepDeps(
+        ledger=runtime.ledger,
+        publisher=runtime.publisher,
+        execute_url=runtime.queues["execute"].url,
+        recover_after=timedelta(seconds=runtime.settings.cloudthrift_approval_recover_seconds),
+        kinds=kinds,
+        metrics=stage.metrics,
+        tracing=stage.tracing,
+    )
+
+
 @contextlib.asynccontextmanager
 async def build(runtime: Runtime) -> AsyncIterator[Handler]:
+    """The handler, with the lost-approval sweep running for as long as the worker does."""
     async with open_reporter(runtime.settings, runtime.ledger) as reporter:
         deps = ExecutorDeps(
             aws=runtime.aws,
@@ -75,7 +93,19 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
         async def handle(event: Envelope) -> list:  # type: ignore[type-arg]
             return await handle_approval(event, deps)
 
-        yield handle
+        sweeper = asyncio.create_task(
+            run_sweeps(
+                sweep_deps(runtime, frozenset(deps.registry.names())),
+                runtime.settings.cloudthrift_approval_sweep_seconds,
+            ),
+            name="executor:sweep",
+        )
+        try:
+            yield handle
+        finally:
+            # After the consumer drained (run_workers closes builds last); a sweep cut short is redone.
+            sweeper.cancel()
+            await asyncio.wait([sweeper])
 
 
 WORKER = WorkerSpec(name="executor", input="execute", output=None, build=build)

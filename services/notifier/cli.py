@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
                     loaded.cloudthrift_snooze_days,
                     runtime.telemetry.stage("interactions").metrics,
                     runtime.telemetry.stage("interactions").tracing,
+                    recover_after=timedelta(seconds=loaded.cloudthrift_approval_recover_seconds),
                 )
                 try:
                     outcome = await decide_from_cli(

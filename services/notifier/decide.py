@@ -6,51 +6,49 @@ exactly one winner, and only the winner publishes ApprovalGranted. The loser is 
 
 A click costs three AWS calls: read the card record, one conditional UpdateItem per decision (its
 result carries the item, so nothing is read twice), one SendMessageBatch. An approval is published
-after its transition; should publishing fail, the decision is APPROVED with no event on the queue. A
-later click on that card, once the approval is older than `RECOVER_AFTER` and still APPROVED (the
-executor never claimed it), publishes it again: the event id is deterministic and the executor claims
-conditionally, so a repeat is harmless, and a double click within that time publishes nothing.
+after its transition; should publishing fail, the decision is APPROVED with no event on the queue. The
+executor's sweep (services/executor/sweep.py) publishes it again once the approval is older than
+`DecideDeps.recover_after` (CLOUDTHRIFT_APPROVAL_RECOVER_SECONDS) and still APPROVED (the executor
+never claimed it); a later click on that card does the same with the same threshold. The event id is
+deterministic and the executor claims conditionally, so a repeat is harmless, and a double click
+within that time publishes nothing. The event is built and sent by shared/grants.py for both.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from services.notifier.cards import Action
-from shared.events import ApprovalGranted, Approver, Envelope, Payload
+from shared.events import ApprovalGranted, Approver
+from shared.grants import RECOVER_AFTER, GrantPublisher, grant_for, is_lost, publish_grants
 from shared.ledger import Decision, Ledger, State
-from shared.telemetry import TRACE_CONTEXT_FIELD
-from shared.telemetry.metrics import Metrics, NullMetrics, record_approval
+from shared.telemetry.metrics import Metrics, NullMetrics, record_approval, record_republished
 from shared.telemetry.tracing import Tracing
 
 log = structlog.get_logger("cloudthrift.notifier.decide")
 
 TARGET = {"approve": State.APPROVED, "reject": State.REJECTED, "snooze": State.SNOOZED}
 CARD_PREFIX = "card#"
-# An approval still APPROVED this long after it was given has lost its event: publish it again.
-RECOVER_AFTER = timedelta(minutes=1)
 _PARALLEL = 16
-
-
-class EventPublisher(Protocol):
-    async def publish(self, queue_url: str, payloads: Sequence[Payload]) -> list[Envelope[Any]]: ...
 
 
 @dataclass(frozen=True)
 class DecideDeps:
     ledger: Ledger
-    publisher: EventPublisher
+    publisher: GrantPublisher
     execute_url: str
     snooze_days: int = 30
     metrics: Metrics = field(default_factory=NullMetrics)
     # The interactions stage's tracer: each approval continues the trace stored with its decision.
     tracing: Tracing | None = None
+    # An approval still APPROVED this long after it was given has lost its event: the executor's sweep
+    # uses the same setting (CLOUDTHRIFT_APPROVAL_RECOVER_SECONDS), so there is one notion of "lost".
+    recover_after: timedelta = RECOVER_AFTER
 
 
 @dataclass
@@ -138,11 +136,14 @@ async def decide(
         record_approval(
             deps.metrics, TARGET[action].value.lower(), via=approver.via, kind=decided.get("kind", "")
         )
-    grants = [_grant(d, approver, now) for d in outcome.decided if action == "approve"]
-    grants += _lost_grants(outcome.earlier, now)
+    grants = [grant_for(d, approver, now) for d in outcome.decided if action == "approve"]
+    lost = _lost_grants(deps, outcome.earlier, now)
+    grants += lost
     if grants:
         await _publish(deps, grants, {d.decision_id: d for d in outcome.decided + outcome.earlier})
         outcome.published = len(grants)
+        for grant in lost:
+            record_republished(deps.metrics, by="click", kind=grant.finding.kind)
     log.info(
         "decision.clicked",
         card_id=card_id,
@@ -158,48 +159,29 @@ async def decide(
 async def _publish(deps: DecideDeps, grants: list[ApprovalGranted], decisions: dict[str, Decision]) -> None:
     """Publish the approvals; with tracing on, each inside a span that continues its finding's trace,
     so the click and the execution join the trace that started with the scan."""
-    tracing = deps.tracing
-    if tracing is None or not tracing.enabled:
-        await deps.publisher.publish(deps.execute_url, grants)
-        return
-    gate = asyncio.Semaphore(_PARALLEL)
 
-    async def one(grant: ApprovalGranted) -> None:
-        carrier = decisions[grant.decision_id].get(TRACE_CONTEXT_FIELD)
-        async with gate:
-            with tracing.resume(carrier, "interactions.click", resource="approve"):
-                log.info("decision.approved", pk=grant.key.pk, decision_id=grant.decision_id)
-                await deps.publisher.publish(
-                    deps.execute_url, [grant], attributes=tracing.message_attributes()
-                )
+    def announce(grant: ApprovalGranted) -> None:
+        log.info("decision.approved", pk=grant.key.pk, decision_id=grant.decision_id)
 
-    await asyncio.gather(*(one(grant) for grant in grants))
-
-
-def _grant(decision: Decision, approver: Approver, approved_at: datetime) -> ApprovalGranted:
-    finding = decision.finding
-    return ApprovalGranted(
-        decision_id=decision.decision_id,
-        key=decision.key,
-        approver=approver,
-        approved_at=approved_at,
-        finding=finding,
-        fingerprint=decision.get("fingerprint") or finding.fingerprint,
+    await publish_grants(
+        deps.publisher,
+        deps.execute_url,
+        grants,
+        decisions,
+        tracing=deps.tracing,
+        span="interactions.click",
+        resource="approve",
+        announce=announce,
     )
 
 
-def _lost_grants(earlier: list[Decision], now: datetime) -> list[ApprovalGranted]:
+def _lost_grants(deps: DecideDeps, earlier: list[Decision], now: datetime) -> list[ApprovalGranted]:
     """Approvals the executor never claimed, long after they were given: their event was lost."""
     lost = []
     for decision in earlier:
-        approved_at = decision.time("approved_at")
-        if (
-            decision.state is State.APPROVED
-            and approved_at is not None
-            and now - approved_at >= RECOVER_AFTER
-        ):
+        if is_lost(decision, now, deps.recover_after):
             log.warning("decision.grant_republished", decision_id=decision.decision_id)
-            lost.append(_grant(decision, Approver.model_validate_json(decision.get("approver")), approved_at))
+            lost.append(grant_for(decision))
     return lost
 
 

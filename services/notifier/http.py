@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -108,6 +108,7 @@ def build_endpoint(settings: Settings, runtime: Runtime, sink: MessageSink | Non
             snooze_days=settings.cloudthrift_snooze_days,
             metrics=runtime.telemetry.stage("interactions").metrics,
             tracing=runtime.telemetry.stage("interactions").tracing,
+            recover_after=timedelta(seconds=settings.cloudthrift_approval_recover_seconds),
         ),
         sink=sink,
     )

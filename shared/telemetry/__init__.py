@@ -24,6 +24,7 @@ below swallows its own errors). The Agent address comes from the standard `DD_DO
     cloudthrift.approvals.pending_age_max      gauge         seconds the oldest one has waited
     cloudthrift.approvals.pending_monthly_usd  gauge         money waiting on a human
     cloudthrift.approvals                      count         decision (approved|rejected|snoozed), via, kind
+    cloudthrift.approvals.republished          count         by (sweep|click), kind: lost approvals sent again
     cloudthrift.executions                     count         outcome, kind, region, account_id, dry_run
     cloudthrift.cost_avoided.monthly_usd       count         kind, region, account_id, dry_run: the ROI
     cloudthrift.gemini.calls                   count         model, outcome

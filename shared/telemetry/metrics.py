@@ -163,6 +163,11 @@ def record_approval(metrics: Metrics, decision: str, *, via: str, kind: str) -> 
     metrics.increment("cloudthrift.approvals", tags={"decision": decision, "via": via, "kind": kind})
 
 
+def record_republished(metrics: Metrics, *, by: str, kind: str) -> None:
+    """An approval whose ApprovalGranted was lost, sent again: by the executor's sweep or a later click."""
+    metrics.increment("cloudthrift.approvals.republished", tags={"by": by, "kind": kind})
+
+
 def record_execution(
     metrics: Metrics,
     outcome: str,

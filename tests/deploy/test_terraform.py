@@ -204,6 +204,12 @@ def test_the_executor_has_what_its_actions_need(module: ModuleConfig) -> None:
     ), "CreateTags only while creating a snapshot"
 
 
+def test_the_executor_may_send_lost_approvals_again_to_its_own_queue_only(module: ModuleConfig) -> None:
+    [sweep] = [s for s in module.statements("executor") if s.sid == "RepublishLostApprovals"]
+    assert sweep.actions == ("sqs:SendMessage",)
+    assert str(sweep.resources) == str(['${aws_sqs_queue.queue["execute"].arn}']), sweep.resources
+
+
 def test_the_executor_role_covers_every_action_permission(module: ModuleConfig) -> None:
     from services.executor.actions import actions
 

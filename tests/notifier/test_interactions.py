@@ -276,8 +276,9 @@ async def test_an_approval_whose_event_was_lost_is_sent_again_by_a_later_click(
     client: TestClient, sign: Signer, runtime: Runtime
 ) -> None:
     [decision] = await announced(runtime, [finding()])
-    # A crash between the transition and the publish, two minutes ago: APPROVED, nothing on the queue.
-    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    # A crash between the transition and the publish, twenty minutes ago (past
+    # CLOUDTHRIFT_APPROVAL_RECOVER_SECONDS, 900 s by default): APPROVED, nothing on the queue.
+    long_ago = datetime.now(UTC) - timedelta(minutes=20)
     approver = Approver(id=APPROVER, name="Alice", via="discord")
     await runtime.ledger.transition(
         decision.pk,
@@ -332,3 +333,10 @@ async def test_a_slow_click_is_acknowledged_in_time_and_finished_in_the_backgrou
     assert all(b["disabled"] for row in edit["components"] for b in row["components"])
     assert len(await drain(runtime)) == 1
     assert (await state_of(runtime.ledger, f)).state is State.APPROVED
+
+
+async def test_the_click_uses_the_configured_recovery_threshold(
+    runtime: Runtime, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(cloudthrift_approval_recover_seconds=120)
+    assert build_endpoint(settings, runtime).decide.recover_after == timedelta(seconds=120)

@@ -98,4 +98,11 @@ data "aws_iam_policy_document" "executor" {
     actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.ledger_arns
   }
+
+  # The lost-approval sweep (services/executor/sweep.py) sends ApprovalGranted again to its own queue.
+  statement {
+    sid       = "RepublishLostApprovals"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.queue["execute"].arn]
+  }
 }

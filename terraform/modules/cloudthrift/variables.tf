@@ -160,7 +160,9 @@ variable "workers" {
     scanner  = { cpu = 256, memory = 512, min = 0, max = 2 }
     analyzer = { cpu = 256, memory = 512, min = 0, max = 4 }
     notifier = { cpu = 256, memory = 512, min = 0, max = 2 }
-    executor = { cpu = 256, memory = 512, min = 0, max = 2 }
+    # One executor always runs: its sweep re-sends approvals whose event was lost (services/executor/
+    # sweep.py), which an empty queue would never scale a task up for; and approvals start at once.
+    executor = { cpu = 256, memory = 512, min = 1, max = 2 }
   }
 }
 

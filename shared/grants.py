@@ -1,0 +1,107 @@
+"""ApprovalGranted built from the ledger, and published inside the trace stored with its decision.
+
+Two places send an approval to the executor: the click (services/notifier/decide.py) and the executor's
+sweep for approvals whose event was lost (services/executor/sweep.py). Both build the event here, so a
+re-published approval is the same event as the first one (same deterministic id, same approver and
+time, as the ledger recorded the click), and both agree on when an approval counts as lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from shared.config import Settings
+from shared.events import ApprovalGranted, Approver, Envelope, Payload
+from shared.ledger import Decision, State
+from shared.telemetry import TRACE_CONTEXT_FIELD
+from shared.telemetry.tracing import Tracing
+
+# CLOUDTHRIFT_APPROVAL_RECOVER_SECONDS's default, for callers built without the settings: one value.
+RECOVER_AFTER = timedelta(seconds=Settings.model_fields["cloudthrift_approval_recover_seconds"].default)
+_PARALLEL = 16
+
+
+class GrantPublisher(Protocol):
+    """shared/queue.py's `Publisher`; `attributes` (the trace context) is passed only with tracing on."""
+
+    async def publish(
+        self,
+        queue_url: str,
+        payloads: Sequence[Payload],
+        *,
+        attributes: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> list[Envelope[Any]]: ...
+
+
+def grant_for(
+    decision: Decision, approver: Approver | None = None, approved_at: datetime | None = None
+) -> ApprovalGranted:
+    """The approval of `decision`; without `approver` / `approved_at`, the ones the ledger recorded."""
+    finding = decision.finding
+    if approver is None:
+        approver = Approver.model_validate_json(decision.get("approver"))
+    when = approved_at or approved_time(decision)
+    if when is None:
+        raise ValueError(f"decision {decision.decision_id} records no approval time")
+    return ApprovalGranted(
+        decision_id=decision.decision_id,
+        key=decision.key,
+        approver=approver,
+        approved_at=when,
+        finding=finding,
+        fingerprint=decision.get("fingerprint") or finding.fingerprint,
+    )
+
+
+def approved_time(decision: Decision) -> datetime | None:
+    """When it was approved; `updated_at` stands in (an APPROVED item changes only on approval)."""
+    return decision.time("approved_at") or decision.time("updated_at")
+
+
+def is_lost(decision: Decision, now: datetime, recover_after: timedelta) -> bool:
+    """Still APPROVED `recover_after` after the click: the executor never claimed it, its event is lost.
+
+    `recover_after` is far above normal execute latency, so a merely backlogged executor rarely gets
+    a duplicate; one that does ignores it (deterministic event id, conditional claim).
+    """
+    approved_at = approved_time(decision)
+    return decision.state is State.APPROVED and approved_at is not None and now - approved_at >= recover_after
+
+
+async def publish_grants(
+    publisher: GrantPublisher,
+    queue_url: str,
+    grants: Sequence[ApprovalGranted],
+    decisions: Mapping[str, Decision],
+    *,
+    tracing: Tracing | None,
+    span: str,
+    resource: str,
+    announce: Callable[[ApprovalGranted], None] | None = None,
+) -> None:
+    """Publish the approvals; `announce` logs each once it is sent.
+
+    With tracing on, each is sent inside a span that continues its decision's stored trace
+    (`decisions` by decision id), so the click or sweep and the execution join the trace that started
+    with the scan, and `announce`'s line carries that trace's ids.
+    """
+    if tracing is None or not tracing.enabled:
+        await publisher.publish(queue_url, grants)
+        for grant in grants:
+            if announce is not None:
+                announce(grant)
+        return
+    gate = asyncio.Semaphore(_PARALLEL)
+
+    async def one(grant: ApprovalGranted) -> None:
+        carrier = decisions[grant.decision_id].get(TRACE_CONTEXT_FIELD)
+        async with gate:
+            with tracing.resume(carrier, span, resource=resource):
+                await publisher.publish(queue_url, [grant], attributes=tracing.message_attributes())
+                if announce is not None:
+                    announce(grant)
+
+    await asyncio.gather(*(one(grant) for grant in grants))
