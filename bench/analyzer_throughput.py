@@ -1,12 +1,13 @@
 """Analyzer throughput: 1,000 findings through the handler, Gemini faked with a 300 ms answer.
 
-    .venv/bin/python bench/analyzer_throughput.py [--findings 1000] [--latency 0.3] [--driver 16]
+    .venv/bin/python bench/analyzer_throughput.py [--findings 1000] [--latency 0.3] [--driver 32]
 
 The measured process holds only the analyzer: the ledger is a moto server in a subprocess and the fake
 Gemini (tests/fakes/gemini.py) is another subprocess, so peak RSS is the analyzer's own. Every finding
 is distinct (no cache hit), shaped like the scanner's (real facts, cost lines and 7 tags), so prompts
 are real-sized. The handler runs with the settings' defaults (GEMINI_MAX_CONCURRENCY=16); `--driver`
-is how many messages are in flight at once, as the Consumer's CLOUDTHRIFT_MAX_CONCURRENCY would be.
+is how many messages are in flight at once, by default what the analyzer worker's consumer keeps
+(`messages_in_flight`: twice the Gemini bound, so the bound, not the ledger, sets the pace).
 
 Reported: findings/s; peak RSS (ru_maxrss); the share of wall time not explained by the fake's
 latency, 1 - (N x latency / min(driver, gemini bound)) / wall; and tokens per finding as counted by
@@ -163,10 +164,10 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(count: int, latency: float, driver: int) -> dict:
+async def run(count: int, latency: float, driver: int | None) -> dict:
     from services.analyzer.costs import load_model_prices
     from services.analyzer.handler import handle_found
-    from services.analyzer.main import analyzer_deps
+    from services.analyzer.main import analyzer_deps, messages_in_flight
     from shared.aws import AwsClients
     from shared.events import Envelope, ResourceFound
     from shared.ledger import Ledger
@@ -180,6 +181,7 @@ async def run(count: int, latency: float, driver: int) -> dict:
         if await seeding.wait() != 0:
             raise RuntimeError("seeding the ledger failed")
         settings = _settings(endpoint, gemini_url)
+        driver = driver or messages_in_flight(settings)
         async with AwsClients(settings) as aws:
             ledger = Ledger(await aws.client("dynamodb"), settings.table_name)
             async with analyzer_deps(ledger, settings) as deps:
@@ -246,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--findings", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.3, help="the fake's answer delay, seconds")
-    parser.add_argument("--driver", type=int, default=16, help="messages in flight (Consumer concurrency)")
+    parser.add_argument(
+        "--driver",
+        type=int,
+        default=None,
+        help="messages in flight (default: what the analyzer worker keeps, 2 x GEMINI_MAX_CONCURRENCY)",
+    )
     parser.add_argument("--seed", metavar="ENDPOINT", help=argparse.SUPPRESS)  # the seeding child
     args = parser.parse_args(argv)
     os.environ.update(CREDENTIALS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -81,6 +82,15 @@ class WorkerSpec:
     input: QueueName
     output: QueueName | None
     build: Callable[[Runtime], AbstractAsyncContextManager[Handler]]
+    # Messages in flight for this worker, when the shared CLOUDTHRIFT_MAX_CONCURRENCY is not the right
+    # bound (the analyzer's is Gemini's own: its consumer must keep more than that many in flight).
+    concurrency: Callable[[Settings], int] | None = None
+
+    def consumer_config(self, runtime: Runtime) -> ConsumerConfig:
+        config = runtime.consumer_config()
+        if self.concurrency is None:
+            return config
+        return dataclasses.replace(config, max_concurrency=self.concurrency(runtime.settings))
 
 
 async def run_workers(
@@ -106,7 +116,7 @@ async def run_workers(
                         handler=handler,
                         publisher=runtime.publisher,
                         output_url=runtime.queues[spec.output].url if spec.output else None,
-                        config=runtime.consumer_config(),
+                        config=spec.consumer_config(runtime),
                         telemetry=runtime.telemetry.stage(spec.name),
                     )
                 )

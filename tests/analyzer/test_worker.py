@@ -33,11 +33,13 @@ def open_analyzer_runtime(make_settings: Callable[..., Settings]) -> Callable[..
     @contextlib.asynccontextmanager
     async def opened(**overrides: Any) -> AsyncIterator[Runtime]:
         settings = make_settings(
-            cloudthrift_wait_time_seconds=1,
-            gemini_timeout_seconds=0.5,
-            gemini_retry_initial_delay=0.01,
-            gemini_retry_max_delay=0.02,
-            **overrides,
+            **{
+                "cloudthrift_wait_time_seconds": 1,
+                "gemini_timeout_seconds": 0.5,
+                "gemini_retry_initial_delay": 0.01,
+                "gemini_retry_max_delay": 0.02,
+            }
+            | overrides
         )
         async with AwsClients(settings) as aws:
             await bootstrap(settings, aws)
@@ -125,3 +127,29 @@ async def test_without_a_key_the_worker_says_so_once_and_uses_the_rules(open_ana
 def test_the_analyzer_is_a_known_worker():
     spec = available_workers()["analyzer"]
     assert (spec.input, spec.output) == ("analyze", "notify")
+
+
+async def test_the_worker_keeps_geminis_bound_full_whatever_the_shared_consumer_concurrency(
+    open_analyzer_runtime, fake_gemini: FakeGemini
+):
+    """Gemini's bound (4 here) is what limits the analyzer, not CLOUDTHRIFT_MAX_CONCURRENCY (2 here):
+    otherwise the default 16-call bound would never be reached behind the consumer's default of 10."""
+    fake_gemini.latency = 0.4
+    async with open_analyzer_runtime(
+        gemini_api_key=fake_gemini.api_key,
+        gemini_base_url=fake_gemini.base_url,
+        gemini_model=MODEL,
+        gemini_max_concurrency=4,
+        gemini_timeout_seconds=5,
+        cloudthrift_max_concurrency=2,
+    ) as runtime:
+        findings = [volume(f"vol-{i:017x}", name=f"bound-{i}") for i in range(12)]
+        await runtime.ledger.create_many(findings)
+        await runtime.publisher.publish(
+            runtime.queues["analyze"].url, [ResourceFound(finding=f) for f in findings]
+        )
+
+        published = await _run_until_published(runtime, len(findings))
+
+    assert len(published) == len(findings) and {p.analysis.source for p in published} == {MODEL}
+    assert fake_gemini.peak_in_flight == 4, "Gemini's bound is reached, and never exceeded"

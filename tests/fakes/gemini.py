@@ -96,6 +96,8 @@ class FakeGemini:
     problems: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
     output_tokens: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0  # most generateContent requests open at once: what a concurrency bound allows
 
     def __post_init__(self) -> None:
         self._script: deque[Behaviour] = deque()
@@ -137,6 +139,7 @@ class FakeGemini:
                 "requests": len(self.requests),
                 "prompt_tokens": self.prompt_tokens,
                 "output_tokens": self.output_tokens,
+                "peak_in_flight": self.peak_in_flight,
                 "problems": self.problems,
                 "cpu_s": usage.ru_utime + usage.ru_stime,  # the whole fake process (standalone mode)
             }
@@ -145,6 +148,14 @@ class FakeGemini:
     # --- generateContent -------------------------------------------------------------------------
 
     async def _generate(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._generate_one(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _generate_one(self, request: web.Request) -> web.Response:
         version = request.match_info["version"]
         model, _, method = request.match_info["target"].partition(":")
         if version != "v1beta" or method != "generateContent":
