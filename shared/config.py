@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     gemini_temperature: float = Field(default=0.2, ge=0, le=2)
     gemini_breaker_failures: int = Field(default=5, ge=1, le=1000, description="Failures that open it.")
     gemini_breaker_cooldown_seconds: float = Field(default=60, ge=0, le=3600)
+    gemini_cache_days: float = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="How long Gemini's answer for unchanged facts is reused (0: never).",
+    )
     discord_bot_token: SecretStr | None = None
     discord_public_key: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
     discord_application_id: str | None = None

@@ -14,7 +14,9 @@ the decision item itself (`gemini_analysis`, `gemini_cache_key`), not in records
 fingerprint includes the resource id, so a cache entry could only ever serve that one decision, and
 keeping it there costs no extra DynamoDB read or write per finding (two calls in all: the read and
 the conditional transition). New cycles keep these fields; a rules fallback leaves them untouched.
-Rule-based analyses are never cached: a later scan should try Gemini again.
+Rule-based analyses are never cached: a later scan should try Gemini again. A cached answer expires
+after GEMINI_CACHE_DAYS (`gemini_cached_at`): its text was written for the resource as it was then
+("idle for 10 days" reads wrong three months later), and a newer model may be configured by then.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol
 
@@ -59,6 +61,7 @@ class AnalyzerDeps:
     breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(failures=5, cooldown_seconds=60))
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics = field(default_factory=NullMetrics)
+    cache_for: timedelta = timedelta(days=14)  # GEMINI_CACHE_DAYS; zero turns the cache off
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,13 @@ def cache_key(finding: Finding, model: str) -> str:
     return f"{finding.fingerprint}#{hashlib.sha256(extra.encode()).hexdigest()[:12]}"
 
 
-def _cached(decision: Decision, key: str | None) -> Analysis | None:
-    """The Gemini analysis kept on the decision, if it was made for exactly this key."""
+def _cached(decision: Decision, key: str | None, now: datetime, cache_for: timedelta) -> Analysis | None:
+    """The Gemini analysis kept on the decision, if it was made for exactly this key, recently enough."""
     raw = decision.get("gemini_analysis")
     if key is None or raw is None or decision.get("gemini_cache_key") != key:
+        return None
+    cached_at = decision.time("gemini_cached_at")
+    if cached_at is None or now - cached_at >= cache_for:
         return None
     return Analysis.model_validate_json(raw)
 
@@ -106,10 +112,15 @@ async def handle_found(event: Envelope[ResourceFound], deps: AnalyzerDeps) -> li
             assert stored is not None  # _next_step only says republish when there is one
             log.info("analysis.republished", source=stored.source)
             return [ResourceAnalyzed(finding=finding, analysis=stored)]
-        produced = await produce(finding, deps, _cached(decision, key))
-        fields = _fields(produced, finding, event, deps.clock())
+        now = deps.clock()
+        produced = await produce(finding, deps, _cached(decision, key, now, deps.cache_for))
+        fields = _fields(produced, finding, event, now)
         if produced.fresh_gemini is not None:
-            fields |= {"gemini_analysis": produced.fresh_gemini, "gemini_cache_key": key}
+            fields |= {
+                "gemini_analysis": produced.fresh_gemini,
+                "gemini_cache_key": key,
+                "gemini_cached_at": now,
+            }
         result = await deps.ledger.transition(
             decision.pk,
             decision.state,

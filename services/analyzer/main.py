@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -58,6 +58,7 @@ async def analyzer_deps(
             breaker=breaker,
             clock=clock,
             metrics=metrics or NullMetrics(),
+            cache_for=timedelta(days=settings.gemini_cache_days),
         )
     finally:
         await analyst.aclose()

@@ -238,3 +238,52 @@ async def test_each_gemini_call_reports_its_tokens_and_cost(ledger, analyst, fak
     assert tokens_in > 100  # a real-sized prompt, counted by the fake
     [cost] = metrics.values("cloudthrift.gemini.cost_usd")
     assert 0 < cost < 0.01
+
+
+async def test_a_cached_answer_expires_and_gemini_is_asked_again(ledger, analyst, fake_gemini):
+    """Gemini's text describes the resource as it was ("idle for 10 days"): reused a while, not forever."""
+    finding = volume()
+    await ledger.create(finding)
+    clock = [NOW]
+    deps = AnalyzerDeps(
+        ledger=ledger, prices=PRICES, analyst=analyst, clock=lambda: clock[0], cache_for=timedelta(days=14)
+    )
+    await handle_found(found(finding), deps)
+
+    async def new_cycle(number: int, days_later: int) -> ResourceAnalyzed:
+        state = (await ledger.get(finding.key)).state
+        await ledger.transition(finding.key, state, State.AWAITING_APPROVAL)
+        await ledger.transition(finding.key, State.AWAITING_APPROVAL, State.SNOOZED)
+        await ledger.transition(
+            finding.key,
+            State.SNOOZED,
+            State.FOUND,
+            fields={"decision_id": f"cycle-{number}", "cycle": number},
+        )
+        clock[0] = NOW + timedelta(days=days_later)
+        return await _one(
+            await handle_found(found(finding.model_copy(update={"scan_id": f"s{number}"})), deps)
+        )
+
+    within = await new_cycle(1, 13)
+    assert len(fake_gemini.requests) == 1 and (await ledger.get(finding.key)).get("analysis_cached") is True
+
+    expired = await new_cycle(2, 15)
+    assert len(fake_gemini.requests) == 2, "past GEMINI_CACHE_DAYS Gemini is asked again"
+    decision = await ledger.get(finding.key)
+    assert decision.get("analysis_cached") is False
+    assert decision.time("gemini_cached_at") == NOW + timedelta(days=15)  # the fresh answer is cached anew
+    assert within.analysis.source == expired.analysis.source == MODEL
+
+
+def test_the_cache_lifetime_comes_from_the_settings(make_settings):
+    import asyncio
+
+    from services.analyzer.main import analyzer_deps
+
+    async def lifetime() -> timedelta:
+        settings = make_settings(gemini_api_key="k", gemini_cache_days=3)
+        async with analyzer_deps(None, settings) as deps:  # type: ignore[arg-type]
+            return deps.cache_for
+
+    assert asyncio.run(lifetime()) == timedelta(days=3)
