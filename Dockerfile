@@ -24,6 +24,8 @@ RUN /opt/cloudthrift/bin/pip install --constraint constraints.txt --no-deps . \
 
 # --- runtime: the virtualenv only, run as an unprivileged user ----------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+# CLOUDTHRIFT_LOG_FORMAT=json: JSON log lines, and structlog imported without rich (shared/logs.py),
+# about 5 MiB less resident per worker; commands that print tables still import rich themselves.
 ENV PATH=/opt/cloudthrift/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -39,6 +39,9 @@ CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+# What the Dockerfile sets for every container, so the measured process starts as a deployed worker does
+# (with it, shared/logs.py imports structlog without rich).
+DEPLOYED_ENV = {"CLOUDTHRIFT_LOG_FORMAT": "json"}
 
 
 def _free_port() -> int:
@@ -165,15 +168,17 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def run(count: int, latency: float, driver: int | None) -> dict:
+    # First, as in the worker's entry point (services/cli.py): shared.logs decides how structlog is imported.
+    from shared.logs import configure_logging
+
+    configure_logging("json", "warning")  # as a deployed worker logs: JSON lines, here only warnings
     from services.analyzer.costs import load_model_prices
     from services.analyzer.handler import handle_found
     from services.analyzer.main import analyzer_deps, messages_in_flight
     from shared.aws import AwsClients
     from shared.events import Envelope, ResourceFound
     from shared.ledger import Ledger
-    from shared.logs import configure_logging
 
-    configure_logging("json", "warning")  # as a deployed worker logs: JSON lines, here only warnings
     with moto_subprocess() as (endpoint, moto_pid), fake_gemini_subprocess(latency) as gemini_url:
         seeding = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--seed", endpoint, "--findings", str(count), cwd=ROOT
@@ -257,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", metavar="ENDPOINT", help=argparse.SUPPRESS)  # the seeding child
     args = parser.parse_args(argv)
     os.environ.update(CREDENTIALS)
+    os.environ.update(DEPLOYED_ENV)
     os.environ.pop("AWS_PROFILE", None)
     sys.path.insert(0, str(ROOT))
     if args.seed:

@@ -1,17 +1,46 @@
 """structlog set-up shared by every process: JSON lines in production, readable lines in a terminal.
 
 Logs go to stderr so that a command's own output (tables, `--json`) stays clean on stdout.
+
+A process started with `CLOUDTHRIFT_LOG_FORMAT=json` (every container: see the Dockerfile) imports
+structlog without rich, which structlog would otherwise import for its console renderer's tracebacks
+(about 5 MiB of RSS per worker, for a renderer that process never uses). This module must therefore be
+imported before anything else imports structlog: the `cloudthrift` entry point does (services/cli.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Literal
 
-import structlog
+_LOG_FORMAT_ENV = "CLOUDTHRIFT_LOG_FORMAT"
 
-from shared.telemetry import add_trace_correlation
+
+def _import_structlog_without_rich() -> None:
+    """Import structlog with rich unimportable, then make rich importable again.
+
+    structlog treats rich as optional (`try: import rich except ImportError`), and a None entry in
+    sys.modules makes that import fail. Only structlog's own import sees it: typer, our tables and the
+    cards printed without a Discord token import rich normally afterwards. A JSON-only process
+    loses nothing: its JSON tracebacks are dicts either way; without rich, the repr of a frame's
+    locals is the plain repr. A process already holding structlog or rich is left as it is.
+    """
+    if os.environ.get(_LOG_FORMAT_ENV) != "json" or "structlog" in sys.modules or "rich" in sys.modules:
+        return
+    sys.modules["rich"] = None  # type: ignore[assignment]
+    try:
+        import structlog  # noqa: F401
+    finally:
+        del sys.modules["rich"]
+
+
+_import_structlog_without_rich()
+
+import structlog  # noqa: E402  (after the call above, which decides how structlog is first imported)
+
+from shared.telemetry import add_trace_correlation  # noqa: E402
 
 
 class _CurrentStderr:

@@ -10,11 +10,14 @@ a candidate that stopped for any reason but STOP (MAX_TOKENS, SAFETY...) is not 
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiohttp
+import certifi
 from google import genai
 from google.genai import errors, types
 from pydantic import ConfigDict, ValidationError
@@ -65,7 +68,21 @@ class GeminiOptions:
         )
 
 
+def tls_context() -> ssl.SSLContext:
+    """The one verifying TLS context the client's transports share.
+
+    Left to itself, `genai.Client` builds three, each with its own copy of the CA store: httpx2's (the
+    SDK also builds sync and async httpx2 clients, which this module never uses), aiohttp's and the
+    websocket's (1.3 MiB of RSS per analyzer between them). This is the SDK's own default for aiohttp,
+    the transport every call here goes through: certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR.
+    """
+    return ssl.create_default_context(
+        cafile=os.environ.get("SSL_CERT_FILE", certifi.where()), capath=os.environ.get("SSL_CERT_DIR")
+    )
+
+
 def make_client(api_key: str, options: GeminiOptions, base_url: str | None = None) -> genai.Client:
+    tls = tls_context()
     http = types.HttpOptions(
         base_url=base_url,
         api_version="v1beta",  # pinned: the SDK's default moved to v1 in 3.x
@@ -76,6 +93,10 @@ def make_client(api_key: str, options: GeminiOptions, base_url: str | None = Non
             max_delay=options.retry_max_delay,
             http_status_codes=RETRY_STATUS_CODES,
         ),
+        # httpx2 reads `verify`, aiohttp and the websocket `ssl`; the SDK drops the keys a transport
+        # does not take. No `transport` key, so the async calls stay on aiohttp.
+        client_args={"verify": tls},
+        async_client_args={"verify": tls, "ssl": tls},
     )
     return genai.Client(api_key=api_key, http_options=http)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import ssl
 
 import pytest
 
@@ -159,3 +161,18 @@ def test_thinking_is_kept_minimal_per_model_family():
     )
     lite = generation_config(GeminiOptions(model=MODEL)).thinking_config
     assert lite.thinking_level == "MINIMAL" and lite.thinking_budget is None
+
+
+def test_client_builds_one_verifying_tls_context_for_all_its_transports():
+    """The SDK alone builds three CA stores (httpx2's, aiohttp's, the websocket's): 1.3 MiB per analyzer."""
+
+    def contexts() -> list[ssl.SSLContext]:
+        return [o for o in gc.get_objects() if isinstance(o, ssl.SSLContext)]
+
+    before = {id(context) for context in contexts()}
+    client = make_client("key", FAST, "http://127.0.0.1:9")
+    new = [context for context in contexts() if id(context) not in before]
+
+    assert len(new) == 1, new
+    assert new[0].verify_mode == ssl.CERT_REQUIRED and new[0].check_hostname
+    assert client.aio is not None  # the client is still alive while the contexts were counted
