@@ -1,0 +1,68 @@
+"""The AWS client factory: what it changes in botocore must leave botocore's data and answers intact."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import OrderedDict
+
+import botocore
+import pytest
+from botocore.loaders import JSONFileLoader
+
+from shared.aws import AwsClients, CompactJSONFileLoader
+from shared.config import Settings
+
+DATA = os.path.join(os.path.dirname(botocore.__file__), "data")
+
+
+def _plain(value: object) -> object:
+    """OrderedDicts as dicts, recursively, keeping order: what the two loaders must agree on."""
+    if isinstance(value, dict):
+        return [(key, _plain(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "endpoints",
+        "partitions",
+        "dynamodb/2012-08-10/service-2",
+        "sqs/2012-11-05/service-2",
+        "ec2/2016-11-15/service-2",
+    ],
+)
+def test_the_compact_loader_reads_botocores_data_exactly_as_botocore_does(relative: str) -> None:
+    path = os.path.join(DATA, relative)
+    theirs = JSONFileLoader().load_file(path)
+    ours = CompactJSONFileLoader().load_file(path)
+    assert theirs is not None and isinstance(theirs, OrderedDict)
+    assert type(ours) is dict
+    assert _plain(ours) == _plain(theirs)  # same keys, values and order
+
+
+def test_the_compact_loader_shares_repeated_strings() -> None:
+    endpoints = CompactJSONFileLoader().load_file(os.path.join(DATA, "endpoints"))
+    assert endpoints is not None
+    regions = [partition["regions"] for partition in endpoints["partitions"]]
+    descriptions = [region["description"] for partition in regions for region in partition.values()]
+    assert all(text is sys.intern(text) for text in descriptions)
+
+
+def test_the_factory_installs_it_before_any_client_loads_data(settings: Settings) -> None:
+    clients = AwsClients(settings)
+    loader = clients._session.get_component("data_loader")
+    assert isinstance(loader.file_loader, CompactJSONFileLoader)
+    assert CompactJSONFileLoader().load_file(os.path.join(DATA, "no-such-file")) is None
+
+
+async def test_clients_made_through_it_still_talk_to_aws(settings: Settings) -> None:
+    async with AwsClients(settings) as aws:
+        sqs = await aws.client("sqs")
+        url = (await sqs.create_queue(QueueName="compact-loader"))["QueueUrl"]
+        await sqs.send_message(QueueUrl=url, MessageBody="hello")
+        answer = await sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+        assert [m["Body"] for m in answer["Messages"]] == ["hello"]
