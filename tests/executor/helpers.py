@@ -245,3 +245,21 @@ async def volume_exists(ec2: Any, volume_id: str) -> bool:
 async def address_exists(ec2: Any, allocation_id: str) -> bool:
     answer = await ec2.describe_addresses(Filters=[{"Name": "allocation-id", "Values": [allocation_id]}])
     return bool(answer["Addresses"])
+
+
+async def wait_until_executed(runtime: Any, key: DecisionKey, *, attempts: int) -> Decision | None:
+    """Poll (every 0.1 s) until the decision is EXECUTED and the execute queue is empty; the last read."""
+    import asyncio
+
+    decision = None
+    for _ in range(attempts):
+        decision = await runtime.ledger.get(key)
+        depth = await runtime.sqs.get_queue_attributes(
+            QueueUrl=runtime.queues["execute"].url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        empty = not any(int(v) for v in depth["Attributes"].values())
+        if decision and decision.state is State.EXECUTED and empty:
+            break
+        await asyncio.sleep(0.1)
+    return decision

@@ -26,7 +26,15 @@ from shared.grants import is_lost
 from shared.ledger import Decision, Ledger, State
 from shared.telemetry.metrics import MemoryMetrics
 from shared.worker import Runtime, open_runtime, run_workers
-from tests.executor.helpers import ALICE, ANALYSIS, idle_volume, observe, sample_finding, state_of
+from tests.executor.helpers import (
+    ALICE,
+    ANALYSIS,
+    idle_volume,
+    observe,
+    sample_finding,
+    state_of,
+    wait_until_executed,
+)
 from tests.notifier.helpers import drain
 
 LOST = timedelta(minutes=20)  # older than the 900 s default threshold
@@ -205,17 +213,7 @@ async def test_the_executor_worker_finishes_an_approval_whose_click_failed_to_pu
             await decide(broken, card, "approve", ALICE, now=when, pk=pk)
         assert (await state_of(runtime.ledger, finding.key)).state is State.APPROVED
 
-        decision = None
-        for _ in range(300):
-            decision = await runtime.ledger.get(finding.key)
-            depth = await runtime.sqs.get_queue_attributes(
-                QueueUrl=runtime.queues["execute"].url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )
-            empty = not any(int(v) for v in depth["Attributes"].values())
-            if decision and decision.state is State.EXECUTED and empty:
-                break
-            await asyncio.sleep(0.1)
+        decision = await wait_until_executed(runtime, finding.key, attempts=300)
         stop.set()
         await asyncio.wait_for(workers, 15)
 

@@ -11,7 +11,14 @@ from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.ledger import State
 from shared.worker import open_runtime, run_workers
-from tests.executor.helpers import approve, idle_volume, observe, snapshots_of, volume_exists
+from tests.executor.helpers import (
+    approve,
+    idle_volume,
+    observe,
+    snapshots_of,
+    volume_exists,
+    wait_until_executed,
+)
 
 
 def test_the_executor_is_a_registered_worker() -> None:
@@ -51,17 +58,7 @@ async def test_an_approval_on_the_queue_is_executed_as_a_dry_run_by_default(
 
         stop = asyncio.Event()
         workers = asyncio.create_task(run_workers(runtime, [WORKER], stop=stop))
-        decision = None
-        for _ in range(200):
-            decision = await runtime.ledger.get(finding.key)
-            depth = await runtime.sqs.get_queue_attributes(
-                QueueUrl=runtime.queues["execute"].url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )
-            empty = not any(int(v) for v in depth["Attributes"].values())
-            if decision and decision.state is State.EXECUTED and empty:
-                break
-            await asyncio.sleep(0.1)
+        decision = await wait_until_executed(runtime, finding.key, attempts=200)
         stop.set()
         await asyncio.wait_for(workers, 15)
 
