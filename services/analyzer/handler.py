@@ -38,10 +38,13 @@ from shared.errors import InvalidEvent, TransientError
 from shared.events import Analysis, Envelope, Finding, ResourceAnalyzed, ResourceFound, utcnow
 from shared.ledger import Decision, Ledger, State
 from shared.telemetry.metrics import Metrics, NullMetrics, record_gemini_usage
+from shared.telemetry.tracing import Tracing, annotate
 
 log = structlog.get_logger("cloudthrift.analyzer")
 
 _ATTEMPTS = 3  # reads after a lost race before handing the message back to the queue
+_NO_TRACING = Tracing("cloudthrift-analyzer", enabled=False)
+GEMINI_SPAN = "gemini.generate_content"
 
 
 class Analyst(Protocol):
@@ -62,6 +65,9 @@ class AnalyzerDeps:
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics = field(default_factory=NullMetrics)
     cache_for: timedelta = timedelta(days=14)  # GEMINI_CACHE_DAYS; zero turns the cache off
+    # The analyzer stage's tracer: each Gemini call is a span under the message's, so its latency and
+    # failures show in the trace that follows the finding.
+    tracing: Tracing | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,10 @@ async def produce(finding: Finding, deps: AnalyzerDeps, cached: Analysis | None 
     if not deps.breaker.allow():
         return Produced(floor, fallback_reason="circuit breaker open: Gemini skipped for a cool-down")
     try:
-        answer = await deps.analyst.analyse(finding, now)
+        with (deps.tracing or _NO_TRACING).span(GEMINI_SPAN, resource=model) as span:
+            annotate(span, **{"gemini.model": model})
+            answer = await deps.analyst.analyse(finding, now)
+            annotate(span, **{"gemini.tokens_in": answer.tokens_in, "gemini.tokens_out": answer.tokens_out})
     except GeminiFailure as failure:
         if failure.counts_against_service:
             deps.breaker.record_failure()

@@ -16,6 +16,7 @@ from shared.events import Envelope, utcnow
 from shared.ledger import Ledger
 from shared.queue import Handler
 from shared.telemetry.metrics import Metrics, NullMetrics
+from shared.telemetry.tracing import Tracing
 from shared.worker import Runtime, WorkerSpec
 
 log = structlog.get_logger("cloudthrift.analyzer")
@@ -28,6 +29,7 @@ async def analyzer_deps(
     *,
     clock: Callable[[], datetime] = utcnow,
     metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[AnalyzerDeps]:
     """The handler's dependencies for these settings; the Gemini client is closed on exit."""
     breaker = CircuitBreaker(
@@ -59,6 +61,7 @@ async def analyzer_deps(
             clock=clock,
             metrics=metrics or NullMetrics(),
             cache_for=timedelta(days=settings.gemini_cache_days),
+            tracing=tracing,
         )
     finally:
         await analyst.aclose()
@@ -66,8 +69,10 @@ async def analyzer_deps(
 
 @contextlib.asynccontextmanager
 async def build(runtime: Runtime) -> AsyncIterator[Handler]:
-    metrics = runtime.telemetry.stage("analyzer").metrics
-    async with analyzer_deps(runtime.ledger, runtime.settings, metrics=metrics) as deps:
+    stage = runtime.telemetry.stage("analyzer")
+    async with analyzer_deps(
+        runtime.ledger, runtime.settings, metrics=stage.metrics, tracing=stage.tracing
+    ) as deps:
 
         async def handle(event: Envelope) -> list:  # type: ignore[type-arg]
             return await handle_found(event, deps)

@@ -40,7 +40,9 @@ not propagate context through SQS for aiobotocore (PROTOCOLS C3), so the queue r
 the `_datadog` message attribute and activates it per message task. Each stage is its own service, so
 the service map draws scanner → analyzer → notifier → executor. The context is also stored with a
 decision (`Tracing.ledger_fields()`), so the approval click (`Tracing.resume`) and the execution join the
-same trace. Logs carry `dd.trace_id`, `dd.span_id`, `dd.service`, `dd.env`, `dd.version` inside a span
+same trace. Each Gemini call is a `gemini.generate_content` span under the analyzer's message span
+(resource: the model; `gemini.tokens_in` / `gemini.tokens_out`; an error when the call fell back to the
+rules). Logs carry `dd.trace_id`, `dd.span_id`, `dd.service`, `dd.env`, `dd.version` inside a span
 (`add_trace_correlation`, a structlog processor). Wiring for the later stages, one line each:
 
     # notifier, on its AWAITING_APPROVAL transition:

@@ -156,6 +156,22 @@ def finish(span: Any, error: BaseException | None = None) -> None:
         log.debug("span not finished cleanly", exc_info=True)
 
 
+def annotate(span: Any, **values: str | int | float | None) -> None:
+    """Set tags (strings) and metrics (numbers) on a span, if there is one; never raises."""
+    if span is None:
+        return
+    try:
+        for key, value in values.items():
+            if value is None:
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                span.set_metric(key, value)
+            else:
+                span.set_tag(key, str(value))
+    except Exception:
+        log.debug("span not annotated", exc_info=True)
+
+
 def _extract(carrier: str | Mapping[str, str] | None) -> Any:
     if not carrier:
         return None

@@ -30,8 +30,9 @@ log = structlog.get_logger("cloudthrift.driver")
 async def main() -> None:
     settings = load_settings(env_file=None)
     configure_logging("json", "info")
-    # Every stage is the real worker: the analyzer without a Gemini key (rules), the notifier without a
-    # bot token (console card), the executor in its default dry run.
+    # Every stage is the real worker: the analyzer with the Gemini settings the test gives (its fake, or
+    # none: then the rules), the notifier without a bot token (console card), the executor in its
+    # default dry run.
     specs = [SCANNER, ANALYZER, NOTIFIER, EXECUTOR]
     async with open_runtime(settings) as runtime:
         stop = asyncio.Event()

@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.analyzer.handler import GEMINI_SPAN
 from shared.worker import Runtime
+from tests.fakes.gemini import FakeGemini
 from tests.telemetry.conftest import ENV, VERSION, ApmTestAgent, StatsdListener
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,17 +92,28 @@ def wait_for_trace(agent: ApmTestAgent, token: str) -> list[dict[str, Any]]:
 
 
 async def test_one_trace_follows_a_finding_from_the_scan_to_its_execution(
-    runtime: Runtime, moto_endpoint: str, test_agent: ApmTestAgent, statsd: StatsdListener
+    runtime: Runtime,
+    moto_endpoint: str,
+    test_agent: ApmTestAgent,
+    statsd: StatsdListener,
+    fake_gemini: FakeGemini,
 ) -> None:
     ec2 = await runtime.aws.client("ec2", "us-east-1")
     await ec2.create_volume(AvailabilityZone="us-east-1a", Size=100, VolumeType="gp3")
     token = test_agent.start_session()
 
-    code, logs, output = await run_driver(moto_endpoint, test_agent.url)
+    code, logs, output = await run_driver(
+        moto_endpoint,
+        test_agent.url,
+        GEMINI_API_KEY=fake_gemini.api_key,
+        GEMINI_BASE_URL=fake_gemini.base_url,
+    )
     assert code == 0, output[-3000:]
     trace = wait_for_trace(test_agent, token)
 
-    by_service = {span["service"]: span for span in trace if span["service"] in SERVICES}
+    stage_spans = [s for s in trace if s["service"] in SERVICES and s["name"] != GEMINI_SPAN]
+    by_service = {span["service"]: span for span in stage_spans}
+    assert len(by_service) == len(stage_spans), "one span per stage"
     scanner, analyzer, notifier, click, executor = (by_service[name] for name in SERVICES)
     assert len({span["trace_id"] for span in trace}) == 1
     # The parent links are the chain of custody: scan → analysis → card → human click → execution.
@@ -117,6 +130,12 @@ async def test_one_trace_follows_a_finding_from_the_scan_to_its_execution(
     for span in (scanner, analyzer, notifier, click, executor):
         assert (span["meta"]["env"], span["meta"]["version"]) == (ENV, VERSION), span["service"]
         assert span["error"] == 0
+    # The Gemini call is a span of its own under the analyzer's, with its model and tokens.
+    [gemini] = [span for span in trace if span["name"] == GEMINI_SPAN]
+    assert gemini["parent_id"] == analyzer["span_id"] and gemini["service"] == "cloudthrift-analyzer"
+    assert gemini["resource"] == gemini["meta"]["gemini.model"] == fake_gemini.requests[0].model
+    assert gemini["metrics"]["gemini.tokens_in"] > 0 and gemini["metrics"]["gemini.tokens_out"] > 0
+    assert gemini["error"] == 0 and len(fake_gemini.requests) == 1
 
     # Logs link to those spans: the 128-bit trace id in hex, the span id in decimal, the stage's service.
     high = next(span["meta"]["_dd.p.tid"] for span in trace if "_dd.p.tid" in span.get("meta", {}))
