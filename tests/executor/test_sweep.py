@@ -19,8 +19,7 @@ from services.executor.main import WORKER, sweep_deps
 from services.executor.sweep import SweepDeps, run_sweeps, sweep
 from services.notifier.decide import DecideDeps, decide
 from shared.aws import AwsClients
-from shared.bootstrap import BootstrapReport, _ensure_table, bootstrap
-from shared.config import Settings
+from shared.bootstrap import bootstrap
 from shared.events import Approver, Finding
 from shared.grants import is_lost
 from shared.ledger import Decision, Ledger, State
@@ -147,12 +146,12 @@ async def test_an_approval_no_executor_can_act_on_is_logged_not_sent_to_the_dead
 
 
 async def test_a_failed_sweep_is_logged_and_the_next_one_recovers(
-    runtime: Runtime, settings: Settings
+    runtime: Runtime, make_settings: Any
 ) -> None:
     # The ledger table is unreachable at first (a DynamoDB outage, seen as a missing table).
     dynamodb = await runtime.aws.client("dynamodb")
-    table = "outage-ledger"
-    ledger = Ledger(dynamodb, table)
+    outage = make_settings(cloudthrift_prefix="outage")
+    ledger = Ledger(dynamodb, outage.table_name)
     deps = deps_for(runtime, ledger=ledger)
 
     with capture_logs() as logs:
@@ -166,7 +165,7 @@ async def test_a_failed_sweep_is_logged_and_the_next_one_recovers(
         assert len(failures) >= 2 and "ResourceNotFoundException" in failures[0]["error"]
 
         # DynamoDB is back, with an approval lost meanwhile: a later sweep of the same loop sends it.
-        await _ensure_table(dynamodb, table, BootstrapReport())
+        await bootstrap(outage, runtime.aws)
         decision = await approved(ledger, sample_finding(), ago=LOST)
         grants: list[dict[str, Any]] = []
         for _ in range(100):
