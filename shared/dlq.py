@@ -13,7 +13,8 @@ from typing import Any
 import structlog
 
 from shared.config import QUEUE_NAMES, QueueName, Settings
-from shared.queue import REASON_ATTRIBUTE, RECEIVES_ATTRIBUTE, SOURCE_ATTRIBUTE, Publisher
+from shared.publisher import Publisher
+from shared.queue import REASON_ATTRIBUTE, RECEIVES_ATTRIBUTE, SOURCE_ATTRIBUTE
 
 log = structlog.get_logger("cloudthrift.dlq")
 _OUR_ATTRIBUTES = {REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, RECEIVES_ATTRIBUTE}

@@ -25,7 +25,7 @@ _PARALLEL = 16
 
 
 class GrantPublisher(Protocol):
-    """shared/queue.py's `Publisher`; `attributes` (the trace context) is passed only with tracing on."""
+    """shared/publisher.py's `Publisher`; `attributes` (the trace context) is passed only with tracing on."""
 
     async def publish(
         self,

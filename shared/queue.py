@@ -1,4 +1,5 @@
-"""The one SQS runtime every worker uses: consume a queue with a handler, publish what it returns.
+"""The one SQS runtime every worker uses: consume a queue with a handler, publish what it returns
+(through shared/publisher.py).
 
 Per message: parse the envelope, run the handler, publish its outputs, then delete the message. What
 happens when that fails depends on the error (see shared/errors.py):
@@ -22,8 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ import structlog
 
 from shared.errors import InvalidEvent, PermanentError, TransientError
 from shared.events import Envelope, Payload, parse_event
+from shared.publisher import Publisher, QueueRef
 from shared.telemetry import MessageTelemetry, Stage
 
 log = structlog.get_logger("cloudthrift.queue")
@@ -38,19 +39,9 @@ log = structlog.get_logger("cloudthrift.queue")
 REASON_ATTRIBUTE = "cloudthrift-error"
 SOURCE_ATTRIBUTE = "cloudthrift-source-queue"
 RECEIVES_ATTRIBUTE = "cloudthrift-receive-count"
-_MAX_BATCH_BYTES = 1_048_576
 _MAX_REASON = 900
 
 Handler = Callable[[Envelope[Any]], Awaitable[Sequence[Payload]]]
-
-
-@dataclass(frozen=True)
-class QueueRef:
-    """A queue and the dead-letter queue behind it, resolved once at start-up."""
-
-    name: str
-    url: str
-    dlq_url: str
 
 
 @dataclass(frozen=True)
@@ -66,79 +57,6 @@ class ConsumerConfig:
 
     def backoff(self, receive_count: int) -> int:
         return int(min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** max(0, receive_count - 1)))
-
-
-async def resolve_queue(sqs: Any, name: str, dlq_name: str) -> QueueRef:
-    url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
-    dlq_url = (await sqs.get_queue_url(QueueName=dlq_name))["QueueUrl"]
-    return QueueRef(name=name, url=url, dlq_url=dlq_url)
-
-
-class Publisher:
-    """Sends events with SendMessageBatch, checking the per-entry failures SQS reports on HTTP 200."""
-
-    def __init__(self, sqs: Any, *, entry_retries: int = 3, retry_delay: float = 0.2) -> None:
-        self._sqs = sqs
-        self._entry_retries = entry_retries
-        self._retry_delay = retry_delay
-
-    async def publish(
-        self,
-        queue_url: str,
-        payloads: Sequence[Payload | Envelope[Any]],
-        *,
-        attributes: Mapping[str, Mapping[str, str]] | None = None,
-    ) -> list[Envelope[Any]]:
-        """Publish every payload (wrapped in an envelope) and return the envelopes sent."""
-        envelopes = [p if isinstance(p, Envelope) else Envelope.wrap(p) for p in payloads]
-        entries = [
-            {"Id": str(index), "MessageBody": envelope.to_json()}
-            | ({"MessageAttributes": dict(attributes)} if attributes else {})
-            for index, envelope in enumerate(envelopes)
-        ]
-        for batch in _batches(entries):
-            await self._send_batch(queue_url, batch)
-        return envelopes
-
-    async def send_raw(self, queue_url: str, entries: Sequence[dict[str, Any]]) -> None:
-        """Send already-built entries (used to move messages between queues)."""
-        for batch in _batches([dict(entry, Id=str(index)) for index, entry in enumerate(entries)]):
-            await self._send_batch(queue_url, batch)
-
-    async def _send_batch(self, queue_url: str, batch: list[dict[str, Any]]) -> None:
-        pending = batch
-        for attempt in range(self._entry_retries + 1):
-            answer = await self._sqs.send_message_batch(QueueUrl=queue_url, Entries=pending)
-            failed = answer.get("Failed", [])
-            if not failed:
-                return
-            senders = [f for f in failed if f.get("SenderFault")]
-            if senders:
-                raise PermanentError(f"SQS refused {len(senders)} message(s): {senders[0].get('Message')}")
-            failed_ids = {f["Id"] for f in failed}
-            pending = [entry for entry in pending if entry["Id"] in failed_ids]
-            log.warning(
-                "publish.partial_failure", queue_url=queue_url, failed=len(pending), attempt=attempt + 1
-            )
-            await asyncio.sleep(self._retry_delay * (attempt + 1))
-        raise TransientError(f"SQS kept failing {len(pending)} message(s) of a batch")
-
-
-def _batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Groups of at most 10 entries and 1 MiB, the SendMessageBatch limits."""
-    batches: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    size = 0
-    for entry in entries:
-        entry_size = len(entry["MessageBody"].encode()) + len(json.dumps(entry.get("MessageAttributes", {})))
-        if current and (len(current) == 10 or size + entry_size > _MAX_BATCH_BYTES):
-            batches.append(current)
-            current, size = [], 0
-        current.append(entry)
-        size += entry_size
-    if current:
-        batches.append(current)
-    return batches
 
 
 @dataclass

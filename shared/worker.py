@@ -21,7 +21,8 @@ from aiobotocore.session import AioSession
 from shared.aws import AwsClients
 from shared.config import QUEUE_NAMES, QueueName, Settings
 from shared.ledger import Ledger
-from shared.queue import Consumer, ConsumerConfig, Handler, Publisher, QueueRef, resolve_queue
+from shared.publisher import Publisher, QueueRef, resolve_queue
+from shared.queue import Consumer, ConsumerConfig, Handler
 from shared.telemetry import Telemetry, sample_gauges
 
 log = structlog.get_logger("cloudthrift.worker")

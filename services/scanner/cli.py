@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         from services.cli import run, settings
         from shared.aws import AwsClients
         from shared.events import ScanRequested
-        from shared.queue import Publisher
+        from shared.publisher import Publisher
 
         loaded = settings()
         who = f"cli:{getpass.getuser()}"

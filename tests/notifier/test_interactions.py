@@ -23,7 +23,7 @@ from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
 from shared.events import Approver, Finding
 from shared.ledger import Decision, State
-from shared.queue import Publisher
+from shared.publisher import Publisher
 from shared.worker import Runtime
 from tests.fakes.discord import FakeDiscord
 from tests.notifier.helpers import analyzed, drain, finding, state_of

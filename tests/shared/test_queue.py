@@ -11,7 +11,8 @@ import pytest
 
 from shared.errors import PermanentError, TransientError
 from shared.events import Envelope, ScanRequested
-from shared.queue import REASON_ATTRIBUTE, Consumer, ConsumerConfig, Publisher
+from shared.publisher import Publisher
+from shared.queue import REASON_ATTRIBUTE, Consumer, ConsumerConfig
 from shared.worker import Runtime
 
 FAST = ConsumerConfig(
