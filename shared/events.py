@@ -16,7 +16,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from shared.errors import InvalidEvent
 
@@ -73,6 +81,9 @@ class CostEstimate(_Model):
     note: str | None = None
 
 
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
+
+
 class Finding(_Model):
     """An idle resource as the scanner saw it: every later stage works from these facts."""
 
@@ -85,6 +96,18 @@ class Finding(_Model):
     idle_reason: str = Field(min_length=1, max_length=500)
     cost: CostEstimate
     scan_id: str = Field(min_length=1, max_length=128)
+    # The role the scan assumed to see it (another account): the executor acts through the same role.
+    # Not part of the fingerprint: it says how we reach the resource, not what the human approved.
+    role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_role(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A home-account finding serialises exactly as before `role_arn` existed, so a reader of the
+        previous version (extra="forbid") still parses events and ledger items during a rolling deploy."""
+        data: dict[str, Any] = handler(self)
+        if data.get("role_arn") is None:
+            data.pop("role_arn", None)
+        return data
 
     @property
     def fingerprint(self) -> str:
@@ -142,7 +165,7 @@ class ScanRequested(Payload):
     regions: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
-    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
     requested_by: str = Field(default="unknown", min_length=1, max_length=128)
 
     def event_id(self) -> uuid.UUID:

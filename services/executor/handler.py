@@ -5,6 +5,8 @@ The order is the safety argument (docs/ARCHITECTURE.md, "Safety rules for the ex
 1. Only the ledger decides: a decision that is not APPROVED (or an earlier attempt of the same cycle
    that crashed, failed, or released its claim) is never acted on, whatever the message says.
 2. Claim it with a conditional write; losing the race is a result, the winner does the work.
+   A finding scanned in another account is re-read and acted on through the role it was scanned
+   through (credentials.py), and only in the account of the decision.
 3. Re-read the resource right before acting and compare it with what the human approved (opt-out tag,
    still idle, same fingerprint); anything else is SKIPPED and nothing is touched.
 4. Act (or, in a dry run, prove the permissions with DryRun=True and record what would be done).
@@ -21,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import structlog
 
 from services.executor.actions import Action, Done, Job, Refused, actions
 from services.executor.claim import Claim, ClaimLost, take_claim
+from services.executor.credentials import AssumedRoles, ClientFactory, client_for
 from services.executor.outcome import OutcomeReporter, tell
 from services.executor.rules import admit, classify_error, error_code, recheck, saving
 from shared.errors import PermanentError, TransientError, UnsupportedResource
@@ -36,10 +39,6 @@ from shared.registry import Registry
 from shared.telemetry.metrics import Metrics, NullMetrics, record_execution
 
 log = structlog.get_logger("cloudthrift.executor")
-
-
-class ClientFactory(Protocol):
-    async def client(self, service: str, region: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,8 @@ class ExecutorDeps:
     registry: Registry[Action] = actions
     # Datadog: outcomes and the monthly cost avoided (the ROI dashboard reads these).
     metrics: Metrics = field(default_factory=NullMetrics)
+    # Credentials of the other accounts' roles, reused while valid (see credentials.py).
+    roles: AssumedRoles = field(default_factory=AssumedRoles)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ async def _execute(
 ) -> Result:
     policy = deps.policy
     approved = decision.finding
-    client = await deps.aws.client(action.service, approval.key.region)
+    client = await client_for(action.service, decision, deps.aws, deps.roles, deps.clock())
     raw = await action.describe(client, approval.key.resource_id)
     job = Job(
         decision_id=decision.decision_id,

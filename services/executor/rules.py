@@ -1,8 +1,9 @@
 """The executor's decisions, as pure functions of what the ledger and AWS said: no I/O here.
 
 `admit` says whether a message may lead to any action at all (only an APPROVED decision, or one an
-earlier attempt was executing, of the same decision cycle); `recheck` says whether the resource is
-still what the human approved; `classify_error` says whether an AWS error is worth retrying.
+earlier attempt was executing, of the same decision cycle); `role_refusal` says whether the role a
+finding was scanned through may act on it; `recheck` says whether the resource is still what the
+human approved; `classify_error` says whether an AWS error is worth retrying.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Literal
 from botocore.exceptions import BotoCoreError, WaiterError
 
 from services.scanner.resources import Observation
-from shared.events import ApprovalGranted, CostEstimate, FactValue, Finding
+from shared.events import ApprovalGranted, CostEstimate, DecisionKey, FactValue, Finding
 from shared.ledger import Decision, State
 
 Verdict = Literal["claim", "resume", "held", "done", "ignore"]
@@ -82,6 +83,19 @@ def admit(decision: Decision | None, approval: ApprovalGranted, now: datetime) -
     if state in _TERMINAL:
         return Admission("done", f"already {state.value}")
     return Admission("ignore", f"decision is {state.value}, not APPROVED: nothing is done")
+
+
+def role_refusal(role_arn: str, key: DecisionKey) -> str | None:
+    """Why a role must not be used for this decision, or None when it is a role of the approved account.
+
+    A role reaches whatever account it lives in: one of another account than the decision's would aim a
+    clean-up at a resource nobody approved there (`arn:<partition>:iam::<account>:role/<name>`).
+    """
+    parts = role_arn.split(":")
+    account = parts[4] if len(parts) > 5 and parts[2] == "iam" else None
+    if account != key.account_id:
+        return f"role {role_arn} is not in account {key.account_id}, the account of the approved decision"
+    return None
 
 
 def changed_facts(approved: Finding, observation: Observation) -> list[str]:

@@ -102,6 +102,7 @@ def build_finding(
     *,
     now: datetime,
     scan_id: str,
+    role_arn: str | None = None,
 ) -> Finding:
     region_prices, source = prices.for_region(key.region)
     pricing = detector.price(observation, region_prices, prices.hours_per_month)
@@ -127,6 +128,7 @@ def build_finding(
             note=" ".join(notes) or None,
         ),
         scan_id=scan_id,
+        role_arn=role_arn,
     )
 
 
@@ -155,7 +157,7 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
         async with gate:
             try:
                 return await _scan_region(
-                    deps, chosen, region, account_id, credentials, request.scan_id, now, summary
+                    deps, chosen, region, account_id, credentials, request, now, summary
                 )
             except Exception as exc:  # one broken region must not hide the others' waste
                 log.error("scan.region_failed", region=region, error=f"{type(exc).__name__}: {exc}")
@@ -212,7 +214,7 @@ async def _scan_region(
     region: str,
     account_id: str,
     credentials: Any,
-    scan_id: str,
+    request: ScanRequested,
     now: datetime,
     summary: ScanSummary,
 ) -> list[Finding]:
@@ -226,7 +228,15 @@ async def _scan_region(
                 summary.skipped[verdict] += 1
                 continue
             key = DecisionKey(account_id=account_id, region=region, resource_id=observation.resource_id)
-            finding = build_finding(detector, observation, key, deps.prices, now=now, scan_id=scan_id)
+            finding = build_finding(
+                detector,
+                observation,
+                key,
+                deps.prices,
+                now=now,
+                scan_id=request.scan_id,
+                role_arn=request.role_arn,  # the executor acts through the role the resource was seen by
+            )
             findings.append(finding)
             summary.found[(detector.kind, region)] += 1
             summary.waste_usd += finding.cost.monthly_usd

@@ -210,6 +210,25 @@ def test_the_executor_may_send_lost_approvals_again_to_its_own_queue_only(module
     assert str(sweep.resources) == str(['${aws_sqs_queue.queue["execute"].arn}']), sweep.resources
 
 
+def test_the_executor_may_assume_exactly_the_scan_roles_and_none_without_them(module: ModuleConfig) -> None:
+    """Cross-account clean-ups go through the roles the scanner used, and through nothing else."""
+    sts = [s for s in module.statements("executor") if any(a.startswith("sts:") for a in s.actions)]
+    assert [(s.sid, s.actions, s.resources, s.conditions) for s in sts] == [
+        ("ActInOtherAccounts", ("sts:AssumeRole",), "${var.scan_role_arns}", ())
+    ]
+    conditional = {
+        block["statement"]["content"][0]["sid"]: block["statement"]["for_each"]
+        for doc in ("executor", "scanner")
+        for block in module.policy_docs()[doc].get("dynamic", [])
+        if "statement" in block
+    }
+    # No statement at all when there are no roles (an empty resource list is an invalid policy).
+    assert conditional["ActInOtherAccounts"] == "${length(var.scan_role_arns) > 0 ? [1] : []}"
+    assert conditional["ActInOtherAccounts"] == conditional["ScanOtherAccounts"]
+    [scanner] = [s for s in module.statements("scanner") if "sts:AssumeRole" in s.actions]
+    assert scanner.resources == sts[0].resources
+
+
 def test_the_executor_role_covers_every_action_permission(module: ModuleConfig) -> None:
     from services.executor.actions import actions
 

@@ -115,14 +115,24 @@ def client_error(code: str, operation: str = "DeleteVolume", status: int = 400) 
 
 @dataclass
 class Clients:
-    """The handler's client factory: real clients, optionally wrapped by a test proxy."""
+    """The handler's client factory: real clients, optionally wrapped by a test proxy.
+
+    `assumed` lists the roles assumed (real STS calls on moto), so a test can count them.
+    """
 
     aws: AwsClients
     wrap: Callable[[Any], Any] | None = None
+    assumed: list[str] = field(default_factory=list)
 
-    async def client(self, service: str, region: str | None = None) -> Any:
-        real = await self.aws.client(service, region)
+    async def client(
+        self, service: str, region: str | None = None, *, credentials: Mapping[str, Any] | None = None
+    ) -> Any:
+        real = await self.aws.client(service, region, credentials=credentials)
         return self.wrap(real) if self.wrap and service == "ec2" else real
+
+    async def assume_role(self, role_arn: str, session_name: str = "cloudthrift") -> dict[str, Any]:
+        self.assumed.append(role_arn)
+        return await self.aws.assume_role(role_arn, session_name)
 
 
 @dataclass
@@ -191,12 +201,19 @@ async def approve(
     card: tuple[str, str] | None = None,
     card_id: str | None = None,
     stop_at: State = State.APPROVED,
+    create: bool = True,
 ) -> Envelope[ApprovalGranted]:
-    """Drive a decision through the real transitions (create → ANALYZED → AWAITING_APPROVAL → APPROVED)."""
-    created = await ledger.create(finding)
-    assert created.applied
-    decision = created.current
-    assert decision is not None
+    """Drive a decision through the real transitions (create → ANALYZED → AWAITING_APPROVAL → APPROVED).
+
+    `create=False` starts from the FOUND item a real scan already recorded.
+    """
+    if create:
+        created = await ledger.create(finding)
+        assert created.applied
+        decision = created.current
+    else:
+        decision = await ledger.get(finding.key)
+    assert decision is not None and decision.state is State.FOUND
     await ledger.transition(finding.key, State.FOUND, State.ANALYZED, fields={"analysis": ANALYSIS})
     if stop_at is not State.ANALYZED:
         fields = {"channel_id": card[0], "message_id": card[1]} if card else {}

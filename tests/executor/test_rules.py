@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, WaiterError
 
-from services.executor.rules import admit, changed_facts, classify_error, saving
+from services.executor.rules import admit, changed_facts, classify_error, role_refusal, saving
 from services.scanner.resources import Observation
 from shared.events import ApprovalGranted, CostEstimate, Finding
 from shared.ledger import Decision, State
@@ -111,3 +111,13 @@ def test_the_saving_subtracts_the_snapshot_only_when_one_is_kept() -> None:
     )
     assert saving(cost, keeps_snapshot=True) == Decimal("7.50")
     assert saving(cost, keeps_snapshot=False) == Decimal("10.00")
+
+
+def test_a_role_may_act_only_in_the_account_of_the_decision() -> None:
+    key = make_finding().key  # account 123456789012
+    assert role_refusal("arn:aws:iam::123456789012:role/cloudthrift-scan", key) is None
+    assert role_refusal("arn:aws-cn:iam::123456789012:role/path/to/role", key) is None
+    refused = role_refusal("arn:aws:iam::111111111111:role/cloudthrift-scan", key)
+    assert refused is not None and "not in account 123456789012" in refused
+    # Not an IAM role ARN of that account, whatever its digits.
+    assert role_refusal("arn:aws:sts::123456789012:assumed-role/x/y", key) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.config import Settings
 from shared.errors import UnsupportedResource
-from shared.events import Envelope, ResourceFound, ScanRequested
+from shared.events import Envelope, Finding, ResourceFound, ScanRequested
 from shared.ledger import State
 from shared.worker import Runtime, open_runtime
 
@@ -183,3 +184,31 @@ async def test_without_configured_regions_every_enabled_region_is_scanned(runtim
     address = (await ec2.allocate_address(Domain="vpc"))["AllocationId"]
     found = await scan(runtime, regions=(), kinds=("elastic-ip",))
     assert [f.finding.key.resource_id for f in found] == [address]
+
+
+async def test_a_scan_through_a_role_records_the_role_and_keeps_fingerprints(runtime: Runtime) -> None:
+    role = "arn:aws:iam::111111111111:role/cloudthrift-scan"
+    other = await runtime.aws.client("ec2", "us-east-1", credentials=await runtime.aws.assume_role(role))
+    volume = (await other.create_volume(AvailabilityZone="us-east-1a", Size=10, VolumeType="gp3"))["VolumeId"]
+    request = ScanRequested(role_arn=role, regions=("us-east-1",), kinds=("ebs-volume",))
+
+    now = datetime.now(UTC)  # after the volume was created (NOW is when this module was imported)
+    [first] = await scan(runtime, now=now, request=request, min_age=timedelta(0))
+    finding = first.finding
+    assert finding.key.pk == f"111111111111#us-east-1#{volume}"
+    assert finding.role_arn == role
+    decision = await runtime.ledger.get(finding.key)
+    assert decision.finding.role_arn == role  # the executor takes the role from here
+
+    # The same finding as recorded before findings had a role: it parses, and the role is not part of
+    # the fingerprint, so a decision recorded then still matches the finding a scan makes now.
+    old = json.loads(finding.model_dump_json())
+    del old["role_arn"]
+    recorded_before = Finding.model_validate(old)
+    assert recorded_before.role_arn is None
+    assert recorded_before.fingerprint == finding.fingerprint == decision.get("fingerprint")
+    assert "role_arn" not in recorded_before.model_dump_json()  # readers of the previous version parse it
+
+    [again] = await scan(runtime, now=now, request=request, min_age=timedelta(0))  # FOUND: announced again
+    assert again.finding.fingerprint == finding.fingerprint
+    assert (await runtime.ledger.get(finding.key)).get("fingerprint") == finding.fingerprint

@@ -58,7 +58,7 @@ variable "scan_schedule_timezone" {
 }
 
 variable "scan_role_arns" {
-  description = "Roles in other accounts to scan, one schedule each (the scanner role may assume exactly these)."
+  description = "Roles in other accounts to scan and clean up in, one schedule each (the scanner and executor roles may assume exactly these)."
   type        = list(string)
   default     = []
 

@@ -1,0 +1,160 @@
+"""Clean-ups in another account, through the role the scan used: moto keeps accounts apart.
+
+Credentials from STS AssumeRole on a role of account 111111111111 act in that account on moto (its
+volumes are not the home account's), so these tests show where the executor really acted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from services.executor.handler import ExecutorDeps, handle_approval
+from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
+from services.scanner.pricing import load_prices
+from shared.aws import AwsClients
+from shared.errors import PermanentError
+from shared.events import DecisionKey, Envelope, Finding, ScanRequested
+from shared.ledger import Ledger, State
+from tests.executor.helpers import (
+    ACCOUNT,
+    REGION,
+    Clients,
+    approve,
+    idle_volume,
+    observe,
+    snapshots_of,
+    state_of,
+    volume_exists,
+)
+
+OTHER = "111111111111"
+ROLE = f"arn:aws:iam::{OTHER}:role/cloudthrift-scan"
+
+
+@pytest.fixture
+async def other_ec2(aws: AwsClients) -> Any:
+    """EC2 in account 111111111111, as its role sees it."""
+    return await aws.client("ec2", REGION, credentials=await aws.assume_role(ROLE))
+
+
+async def scan_other_account(aws: AwsClients, ledger: Ledger) -> list[Finding]:
+    """A real scan of account 111111111111 through its role (records the FOUND items)."""
+    deps = ScannerDeps(
+        aws=aws,
+        ledger=ledger,
+        prices=load_prices(),
+        policy=ScanPolicy(min_age=timedelta(0), regions=(REGION,), kinds=("ebs-volume",)),
+    )
+    found = await handle_scan(Envelope.wrap(ScanRequested(role_arn=ROLE)), deps)
+    return [event.finding for event in found]
+
+
+async def test_moto_keeps_the_role_account_apart_from_the_home_account(ec2: Any, other_ec2: Any) -> None:
+    """The premise of every test below: a volume made through the role is not in the home account."""
+    volume = await idle_volume(other_ec2)
+    assert await volume_exists(other_ec2, volume)
+    assert not await volume_exists(ec2, volume)
+
+
+async def test_a_volume_scanned_through_a_role_is_deleted_in_that_account_only(
+    aws: AwsClients, ledger: Ledger, ec2: Any, other_ec2: Any, make_deps: Callable[..., ExecutorDeps]
+) -> None:
+    theirs = await idle_volume(other_ec2)
+    ours = await idle_volume(ec2)  # same shape, home account: never part of the scan or the approval
+    [finding] = await scan_other_account(aws, ledger)
+    assert finding.key == DecisionKey(account_id=OTHER, region=REGION, resource_id=theirs)
+    assert finding.role_arn == ROLE
+    event = await approve(ledger, finding, create=False)
+
+    deps = make_deps()
+    assert await handle_approval(event, deps) == []
+
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.EXECUTED, decision.attrs
+    assert decision.get("action") == "snapshot_then_delete"
+    assert not await volume_exists(other_ec2, theirs)
+    [snapshot] = await snapshots_of(other_ec2, theirs)
+    assert snapshot["SnapshotId"] == decision.get("snapshot_id")
+    assert snapshot["OwnerId"] == OTHER
+    # The home account is untouched: its volume is there and nothing was snapshotted in it.
+    assert await volume_exists(ec2, ours)
+    assert await snapshots_of(ec2, ours) == []
+    assert await snapshots_of(ec2, theirs) == []
+    assert isinstance(deps.aws, Clients) and deps.aws.assumed == [ROLE]
+
+
+async def test_a_dry_run_rehearses_in_the_role_account(
+    aws: AwsClients, ledger: Ledger, other_ec2: Any, make_deps: Callable[..., ExecutorDeps]
+) -> None:
+    theirs = await idle_volume(other_ec2)
+    [finding] = await scan_other_account(aws, ledger)
+    event = await approve(ledger, finding, create=False)
+
+    await handle_approval(event, make_deps(dry_run=True))
+
+    decision = await state_of(ledger, finding.key)
+    # Acting in the home account, the re-check would find no such volume and skip.
+    assert decision.state is State.EXECUTED and decision.get("dry_run") is True, decision.attrs
+    assert await volume_exists(other_ec2, theirs)
+
+
+async def test_the_role_comes_from_the_ledger_not_from_the_message(
+    aws: AwsClients, ledger: Ledger, other_ec2: Any, make_deps: Callable[..., ExecutorDeps]
+) -> None:
+    theirs = await idle_volume(other_ec2)
+    [finding] = await scan_other_account(aws, ledger)
+    event = await approve(ledger, finding, create=False)
+    # A message naming another account's role (same fingerprint: the role is not part of it).
+    forged_finding = finding.model_copy(update={"role_arn": "arn:aws:iam::222222222222:role/elsewhere"})
+    forged = Envelope.wrap(event.payload.model_copy(update={"finding": forged_finding}))
+    assert forged.payload.fingerprint == forged_finding.fingerprint
+
+    deps = make_deps()
+    await handle_approval(forged, deps)
+
+    assert (await state_of(ledger, finding.key)).state is State.EXECUTED
+    assert not await volume_exists(other_ec2, theirs)
+    assert isinstance(deps.aws, Clients) and deps.aws.assumed == [ROLE]
+
+
+async def test_a_role_of_another_account_than_the_decision_is_refused(
+    ledger: Ledger, other_ec2: Any, make_deps: Callable[..., ExecutorDeps]
+) -> None:
+    theirs = await idle_volume(other_ec2)
+    # Approved as a home-account decision, but recorded with a role that reaches account 111111111111.
+    finding = (await observe(other_ec2, "ebs-volume", theirs)).model_copy(update={"role_arn": ROLE})
+    assert finding.key.account_id == ACCOUNT != OTHER
+    event = await approve(ledger, finding)
+
+    deps = make_deps()
+    with pytest.raises(PermanentError, match="not in account 123456789012"):
+        await handle_approval(event, deps)
+
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.FAILED
+    assert decision.get("error_code") == "RoleRefused"
+    assert await volume_exists(other_ec2, theirs)
+    assert await snapshots_of(other_ec2, theirs) == []
+    assert isinstance(deps.aws, Clients) and deps.aws.assumed == []  # refused before any STS call
+
+
+async def test_credentials_are_reused_until_shortly_before_they_expire(
+    aws: AwsClients, ledger: Ledger, other_ec2: Any, make_deps: Callable[..., ExecutorDeps]
+) -> None:
+    volumes = [await idle_volume(other_ec2) for _ in range(3)]
+    findings = {f.key.resource_id: f for f in await scan_other_account(aws, ledger)}
+    deps = make_deps()
+    assert isinstance(deps.aws, Clients)
+    for volume in volumes[:2]:
+        await handle_approval(await approve(ledger, findings[volume], create=False), deps)
+    assert deps.aws.assumed == [ROLE]
+    deps.clock.advance(3600)  # type: ignore[attr-defined]  # moto's credentials last an hour
+    await handle_approval(await approve(ledger, findings[volumes[2]], create=False), deps)
+    assert deps.aws.assumed == [ROLE, ROLE]
+    for volume in volumes:
+        assert (await state_of(ledger, findings[volume].key)).state is State.EXECUTED
+        assert not await volume_exists(other_ec2, volume)
