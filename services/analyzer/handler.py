@@ -119,7 +119,7 @@ async def handle_found(event: Envelope[ResourceFound], deps: AnalyzerDeps) -> li
             log.info("analysis.republished", source=stored.source)
             return [ResourceAnalyzed(finding=finding, analysis=stored)]
         now = deps.clock()
-        produced = await produce(finding, deps, _cached(decision, key, now, deps.cache_for))
+        produced = await produce(finding, deps, now, _cached(decision, key, now, deps.cache_for))
         fields = _fields(produced, finding, event, now)
         if produced.fresh_gemini is not None:
             fields |= {
@@ -191,10 +191,12 @@ def _fields(
     return fields
 
 
-async def produce(finding: Finding, deps: AnalyzerDeps, cached: Analysis | None = None) -> Produced:
+async def produce(
+    finding: Finding, deps: AnalyzerDeps, now: datetime, cached: Analysis | None = None
+) -> Produced:
     """The analysis for one finding: cached Gemini, fresh Gemini, or the rules; never an exception
-    for anything Gemini does. `cached` is Gemini's earlier answer for these exact facts, if any."""
-    now = deps.clock()
+    for anything Gemini does. `now` is the one time this analysis is made at (the cache's age, the
+    rules, the record); `cached` is Gemini's earlier answer for these exact facts, if any."""
     floor = rules_analysis(finding, now)
     if deps.analyst is None:
         return Produced(floor)
