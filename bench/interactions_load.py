@@ -111,8 +111,13 @@ class NullSink:
 
 def finding(i: int) -> Finding:
     return Finding(
-        kind="ebs-volume",
-        key=DecisionKey(account_id="123456789012", region="us-east-1", resource_id=f"vol-{i:017x}"),
+        key=DecisionKey(
+            account_id="123456789012",
+            region="us-east-1",
+            kind="ebs-volume",
+            check="unattached",
+            resource_id=f"vol-{i:017x}",
+        ),
         facts={"volume_type": "gp3", "size_gib": 100, "state": "available"},
         idle_since="2026-11-01T00:00:00+00:00",  # type: ignore[arg-type]
         idle_reason="unattached",

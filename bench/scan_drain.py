@@ -137,7 +137,7 @@ class Drainer:
             envelope = json.loads(message["Body"])
             finding = envelope["payload"]["finding"]
             assert envelope["type"] == "ResourceFound"
-            self.by_kind[finding["kind"]] += 1
+            self.by_kind[finding["key"]["kind"]] += 1
             self.by_scan[finding["scan_id"]] += 1
         except (ValueError, KeyError, TypeError, AssertionError):
             self.unparsed += 1

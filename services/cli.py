@@ -133,10 +133,18 @@ def _register_service_commands() -> None:
     from services.analyzer.cli import register as register_analyzer
     from services.dlq_cli import register as register_dlq
     from services.executor.cli import register as register_executor
+    from services.kinds_cli import register as register_kinds
     from services.notifier.cli import register as register_notifier
     from services.scanner.cli import register as register_scanner
 
-    for register in (register_dlq, register_scanner, register_analyzer, register_notifier, register_executor):
+    for register in (
+        register_dlq,
+        register_kinds,
+        register_scanner,
+        register_analyzer,
+        register_notifier,
+        register_executor,
+    ):
         register(app)
 
 

@@ -24,6 +24,7 @@ from shared.bootstrap import bootstrap
 from shared.config import QueueName, Settings, load_settings
 from shared.errors import SettingsError
 from shared.events import ScanRequested
+from shared.kinds import kind_details
 from shared.ledger import Decision, Ledger
 from shared.logs import configure_logging
 from shared.worker import Runtime, open_runtime, run_workers
@@ -140,11 +141,7 @@ def print_report(decisions: list[Decision], settings: Settings, console: Console
             continue
         finding = decision.finding
         facts = finding.facts
-        details = (
-            f"{facts.get('volume_type')} {facts.get('size_gib')} GiB"
-            if finding.kind == "ebs-volume"
-            else str(facts.get("public_ip"))
-        )
+        details = kind_details(finding.kind, facts)
         table.add_row(
             finding.key.region,
             finding.kind,

@@ -7,21 +7,28 @@ standard `AWS_ENDPOINT_URL`, which is how the embedded moto server is reached lo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
 import os
 import sys
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
+import structlog
 from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession, get_session
 from botocore.loaders import JSONFileLoader
 from botocore.utils import parse_timestamp
 
 from shared.config import Settings
+
+log = structlog.get_logger("cloudthrift.aws")
+SESSION_NAME = "cloudthrift"  # what the other account's CloudTrail shows as the actor
 
 # Long polls wait up to 20 s: the read timeout must be longer or every empty poll is an error.
 _READ_TIMEOUT = 35
@@ -81,13 +88,43 @@ def aio_config(settings: Settings, *, max_pool_connections: int = 50) -> AioConf
     )
 
 
-class AwsClients:
-    """Caches one client per (service, region, credentials) for the life of the process.
+class ClientFactory(Protocol):
+    """What handlers need of AWS: a client per service, region and (other account's) role."""
 
-    Use as an async context manager; every client it made is closed on exit.
+    async def client(
+        self, service: str, region: str | None = None, *, role_arn: str | None = None
+    ) -> Any: ...
+
+    async def account_id(self, role_arn: str | None = None) -> str: ...
+
+
+class RegionClients:
+    """The clients of one region and one role, as kinds and remedies use them: `await clients("ec2")`."""
+
+    def __init__(self, factory: ClientFactory, region: str, role_arn: str | None = None) -> None:
+        self._factory, self.region, self.role_arn = factory, region, role_arn
+
+    async def __call__(self, service: str) -> Any:
+        return await self._factory.client(service, self.region, role_arn=self.role_arn)
+
+
+class AwsClients:
+    """Caches one client per (service, region, role) for the life of the process.
+
+    Another account is reached through its role with refreshable credentials (botocore's own
+    assume-role fetcher): credentials renew themselves shortly before they expire, so the cache holds
+    one client per service, region and role however many scans or clean-ups go through it, and a
+    role is assumed once per credential lifetime, not once per use. Use as an async context manager;
+    every client it made is closed on exit.
     """
 
-    def __init__(self, settings: Settings, *, session: AioSession | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: AioSession | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._settings = settings
         self._session = session or get_session()
         loader = self._session.get_component("data_loader")
@@ -97,12 +134,20 @@ class AwsClients:
             timestamp_parser=parse_aws_timestamp
         )
         self._config = aio_config(settings)
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._stack = contextlib.AsyncExitStack()
         self._clients: dict[tuple[str, str, str, int], Any] = {}
+        self._role_sessions: dict[str, AioSession] = {}
+        self._lock = asyncio.Lock()
+        self.assumed: Counter[str] = Counter()  # AssumeRole calls per role, for tests and logs
 
     @property
     def home_region(self) -> str:
         return self._settings.aws_region
+
+    @property
+    def open_clients(self) -> int:
+        return len(self._clients)
 
     async def __aenter__(self) -> AwsClients:
         await self._stack.__aenter__()
@@ -110,6 +155,7 @@ class AwsClients:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._clients.clear()
+        self._role_sessions.clear()
         await self._stack.__aexit__(*exc_info)
 
     async def client(
@@ -117,45 +163,79 @@ class AwsClients:
         service: str,
         region: str | None = None,
         *,
-        credentials: Mapping[str, str] | None = None,
+        role_arn: str | None = None,
         max_attempts: int | None = None,
     ) -> Any:
         """A client for `service` in `region` (the home region by default), created on first use.
 
         Args:
+            role_arn: act in another account through this role (assumed and renewed as needed).
             max_attempts: a client with its own retry budget, for probes whose failure has a fallback
                 (retrying an unimplemented call on an emulator only delays the fallback).
         """
         region = region or self._settings.aws_region
-        cache_key = (service, region, (credentials or {}).get("AccessKeyId", ""), max_attempts or 0)
+        cache_key = (service, region, role_arn or "", max_attempts or 0)
         existing = self._clients.get(cache_key)
         if existing is not None:
             return existing
-        config = self._config
-        if max_attempts is not None:
-            config = config.merge(AioConfig(retries={"mode": "standard", "max_attempts": max_attempts}))
+        async with self._lock:  # one client per key, even when many tasks ask at once
+            existing = self._clients.get(cache_key)
+            if existing is not None:
+                return existing
+            config = self._config
+            if max_attempts is not None:
+                config = config.merge(AioConfig(retries={"mode": "standard", "max_attempts": max_attempts}))
+            session = self._session if role_arn is None else self._role_session(role_arn)
+            created = await self._stack.enter_async_context(
+                session.create_client(service, **self._client_kwargs(region, config))
+            )
+            self._clients[cache_key] = created
+            return created
+
+    def _client_kwargs(self, region: str, config: AioConfig) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"region_name": region, "config": config}
         if self._settings.aws_endpoint_url:
             kwargs["endpoint_url"] = self._settings.aws_endpoint_url
-        if credentials:
-            kwargs.update(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials.get("SessionToken"),
-            )
-        created = await self._stack.enter_async_context(self._session.create_client(service, **kwargs))
-        # Two tasks may race to create the same client; keep the first, the other is closed on exit.
-        return self._clients.setdefault(cache_key, created)
+        return kwargs
 
-    async def assume_role(self, role_arn: str, session_name: str = "cloudthrift") -> dict[str, str]:
-        """Credentials for another account's role, for scans that fan out across accounts."""
-        sts = await self.client("sts")
-        answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])
-        return dict(answer["Credentials"])
+    def _role_session(self, role_arn: str) -> AioSession:
+        """A session whose credentials are the role's, refreshed by STS AssumeRole before they expire."""
+        held = self._role_sessions.get(role_arn)
+        if held is not None:
+            return held
+        session = AioSession()
+        # The parsed service models are the base session's: a role costs credentials, not memory.
+        for component in ("data_loader", "response_parser_factory"):
+            session.register_component(component, self._session.get_component(component))
 
-    async def account_id(self, credentials: Mapping[str, str] | None = None) -> str:
-        sts = await self.client("sts", credentials=credentials)
+        async def refresh() -> dict[str, Any]:
+            """botocore calls this when the credentials are about to expire (15 minutes before)."""
+            sts = await self.client("sts")
+            answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
+            self.assumed[role_arn] += 1
+            log.info("aws.role_assumed", role_arn=role_arn)
+            credentials = answer["Credentials"]
+            return {
+                "access_key": credentials["AccessKeyId"],
+                "secret_key": credentials["SecretAccessKey"],
+                "token": credentials["SessionToken"],
+                "expiry_time": _aware(credentials["Expiration"]).isoformat(),
+            }
+
+        # botocore has no public setter for refreshable credentials on a session.
+        session._credentials = AioDeferredRefreshableCredentials(  # type: ignore[attr-defined]
+            refresh_using=refresh, method="assume-role", time_fetcher=self._clock
+        )
+        self._role_sessions[role_arn] = session
+        return session
+
+    async def account_id(self, role_arn: str | None = None) -> str:
+        sts = await self.client("sts", role_arn=role_arn)
         return str((await sts.get_caller_identity())["Account"])
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def is_error(exc: BaseException, *codes: str) -> bool:

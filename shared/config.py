@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="How long CloudThrift must have seen a resource idle before reporting it.",
     )
     cloudthrift_optout_tag: str = Field(default="cloudthrift:keep", min_length=1)
+    cloudthrift_prices_file: Path | None = Field(
+        default=None,
+        description="A price table of your own (negotiated rates, more regions), in the shipped table's "
+        "format (shared/kinds/prices.json); default: the shipped one.",
+    )
 
     # --- Queue runtime -------------------------------------------------------------------------
     cloudthrift_max_concurrency: int = Field(default=10, ge=1, le=500)

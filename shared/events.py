@@ -42,21 +42,27 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+
 class DecisionKey(_Model):
-    """What identifies a finding across scans: one ledger item per account + region + resource."""
+    """What identifies a finding across scans: one ledger item per account + region + kind + check +
+    resource, so one resource can be waste for two reasons without the decisions colliding."""
 
     account_id: str = Field(pattern=r"^\d{12}$")
     region: str = Field(min_length=1, max_length=32)
+    kind: str = Field(pattern=_NAME)
+    check: str = Field(pattern=_NAME)
     resource_id: str = Field(min_length=1, max_length=256)
 
     @property
     def pk(self) -> str:
-        return f"{self.account_id}#{self.region}#{self.resource_id}"
+        return f"{self.account_id}#{self.region}#{self.kind}#{self.check}#{self.resource_id}"
 
     @classmethod
     def from_pk(cls, pk: str) -> DecisionKey:
-        account_id, region, resource_id = pk.split("#", 2)
-        return cls(account_id=account_id, region=region, resource_id=resource_id)
+        account_id, region, kind, check, resource_id = pk.split("#", 4)
+        return cls(account_id=account_id, region=region, kind=kind, check=check, resource_id=resource_id)
 
 
 class CostLine(_Model):
@@ -85,9 +91,8 @@ ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 
 
 class Finding(_Model):
-    """An idle resource as the scanner saw it: every later stage works from these facts."""
+    """A wasteful resource as the scanner saw it: every later stage works from these facts."""
 
-    kind: str = Field(min_length=1, max_length=64)
     key: DecisionKey
     facts: dict[str, FactValue] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
@@ -108,6 +113,15 @@ class Finding(_Model):
         if data.get("role_arn") is None:
             data.pop("role_arn", None)
         return data
+
+    @property
+    def kind(self) -> str:
+        return self.key.kind
+
+    @property
+    def check(self) -> str:
+        """Why it is waste: the name of the kind's check that reported it."""
+        return self.key.check
 
     @property
     def fingerprint(self) -> str:

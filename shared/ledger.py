@@ -22,7 +22,9 @@ from enum import StrEnum
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from shared.errors import TransientError
 from shared.events import EVENT_NAMESPACE, Analysis, DecisionKey, Finding, utcnow
 
 
@@ -57,6 +59,13 @@ ALLOWED: dict[State, frozenset[State]] = {
 }
 
 STATE_INDEX = "by-state"
+_BATCH_ATTEMPTS = 8
+
+
+class Unprocessed(TransientError):
+    """DynamoDB returned part of a batch read unprocessed, even after backing off."""
+
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -164,7 +173,9 @@ class Ledger:
         return _from_dynamo(item) if item else None
 
     async def get_many(self, keys: Iterable[DecisionKey]) -> dict[str, Decision]:
-        """Batch reads, 100 keys a call, retrying what DynamoDB leaves unprocessed."""
+        """Batch reads, 100 keys a call; what DynamoDB leaves unprocessed (throttling) is asked for
+        again with exponential backoff and jitter, as AWS recommends, and a read still incomplete
+        after that is a TransientError: the message is retried later."""
         pks = list(dict.fromkeys(key.pk for key in keys))
         found: dict[str, Decision] = {}
         for start in range(0, len(pks), 100):
@@ -174,12 +185,21 @@ class Ledger:
                     "ConsistentRead": True,
                 }
             }
-            while request:
-                answer = await self._db.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    decision = _from_dynamo(item)
-                    found[decision.pk] = decision
-                request = answer.get("UnprocessedKeys") or {}
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(_BATCH_ATTEMPTS),
+                wait=wait_exponential_jitter(initial=0.05, max=2),
+                retry=retry_if_exception_type(Unprocessed),
+                reraise=True,
+            ):
+                with attempt:
+                    answer = await self._db.batch_get_item(RequestItems=request)
+                    for item in answer.get("Responses", {}).get(self._table, []):
+                        decision = _from_dynamo(item)
+                        found[decision.pk] = decision
+                    request = answer.get("UnprocessedKeys") or {}
+                    if request:
+                        left = len(request.get(self._table, {}).get("Keys", []))
+                        raise Unprocessed(f"{left} key(s) left unprocessed by BatchGetItem")
         return found
 
     async def create(
@@ -385,6 +405,7 @@ class Ledger:
             "cycle": cycle,
             "version": 1,
             "kind": finding.kind,
+            "check": finding.check,
             "account_id": finding.key.account_id,
             "region": finding.key.region,
             "resource_id": finding.key.resource_id,

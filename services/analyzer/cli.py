@@ -92,8 +92,13 @@ def register(app: typer.Typer) -> None:
         loaded = settings()
         now = utcnow()
         sample = Finding(
-            kind="ebs-volume",
-            key=DecisionKey(account_id="000000000000", region=loaded.aws_region, resource_id="vol-sample"),
+            key=DecisionKey(
+                account_id="000000000000",
+                region=loaded.aws_region,
+                kind="ebs-volume",
+                check="unattached",
+                resource_id="vol-sample",
+            ),
             facts={"volume_type": "gp3", "size_gib": 100, "state": "available", "name": "scratch-sample"},
             tags={"Name": "scratch-sample"},
             created_at=now - timedelta(days=60),

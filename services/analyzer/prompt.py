@@ -6,7 +6,9 @@ the block or open a new one, and the system instruction says that nothing inside
 The answer is then held to a fixed schema and validated, so a tag cannot change what comes back either.
 
 Only what helps a human decide is sent: kind, type, size, age, region, tags, cost and why it is idle.
-Account ids, resource ids and IP addresses are left out (they explain nothing and need not leave AWS).
+Which facts may go is each kind's allow-list (`Kind.gemini_facts`): a fact a new kind adds stays with
+us until its author decides it may leave. Account ids, resource ids and IP addresses never go (they
+explain nothing and need not leave AWS).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shared.errors import UnsupportedResource
 from shared.events import Finding, Recommendation, Risk
+from shared.kinds import kind_named
 
 DATA_OPEN = "<finding_data>"
 DATA_CLOSE = "</finding_data>"
-# Facts that identify rather than describe: never sent to a third party.
-_WITHHELD_FACTS = frozenset({"public_ip", "allocation_id", "association_id", "network_interface_id"})
 _MAX_TAGS = 50  # AWS allows 50 tags per resource
 _MAX_TAG_KEY = 128
 _MAX_TAG_VALUE = 256
@@ -74,10 +76,11 @@ class AnalysisDraft(BaseModel):
 
 def finding_data(finding: Finding, now: datetime) -> dict[str, Any]:
     """The facts Gemini may see, as plain JSON values."""
+    allowed = _allowed_facts(finding.kind)
     facts = {
         name: value
         for name, value in finding.facts.items()
-        if name not in _WITHHELD_FACTS and value is not None  # an absent fact says as much as a null
+        if name in allowed and value is not None  # an absent fact says as much as a null
     }
     tags = {
         key[:_MAX_TAG_KEY]: value[:_MAX_TAG_VALUE]
@@ -87,6 +90,7 @@ def finding_data(finding: Finding, now: datetime) -> dict[str, Any]:
     data: dict[str, Any] = {
         "today": now.date().isoformat(),
         "kind": finding.kind,
+        "check": finding.check,
         "region": finding.key.region,
         "facts": facts,
         "tags": tags,
@@ -124,3 +128,11 @@ def user_content(finding: Finding, now: datetime) -> str:
     # Escaped, the markers cannot appear inside the JSON: only our own pair delimits the data.
     encoded = encoded.replace("<", "\\u003c").replace(">", "\\u003e")
     return f"Analyse the idle resource described by this data.\n{DATA_OPEN}\n{encoded}\n{DATA_CLOSE}"
+
+
+def _allowed_facts(kind: str) -> frozenset[str]:
+    """The kind's allow-list; a kind this version does not know sends no facts at all."""
+    try:
+        return kind_named(kind).gemini_facts
+    except UnsupportedResource:
+        return frozenset()

@@ -6,10 +6,10 @@ The order is the safety argument (docs/ARCHITECTURE.md, "Safety rules for the ex
    that crashed, failed, or released its claim) is never acted on, whatever the message says.
 2. Claim it with a conditional write; losing the race is a result, the winner does the work.
    A finding scanned in another account is re-read and acted on through the role it was scanned
-   through (credentials.py), and only in the account of the decision.
+   through (the ledger's copy of the finding names it), and only in the account of the decision.
 3. Re-read the resource right before acting and compare it with what the human approved (opt-out tag,
-   still idle, same fingerprint); anything else is SKIPPED and nothing is touched.
-4. Act (or, in a dry run, prove the permissions with DryRun=True and record what would be done).
+   still waste by the same check, same fingerprint); anything else is SKIPPED and nothing is touched.
+4. Run the check's remedy (or, in a dry run, its rehearsal: DryRun=True, and what would be done).
 5. Record EXECUTED / SKIPPED / FAILED conditionally on our own claim, then edit the card.
 
 Errors: a permission error is FAILED at once and dead-lettered (a replay resumes it once fixed);
@@ -27,13 +27,15 @@ from typing import Any, NoReturn
 
 import structlog
 
-from services.executor.actions import Action, Done, Job, Refused, actions
 from services.executor.claim import Claim, ClaimLost, take_claim
-from services.executor.credentials import AssumedRoles, ClientFactory, client_for
 from services.executor.outcome import OutcomeReporter, tell
-from services.executor.rules import admit, classify_error, error_code, recheck, saving
+from services.executor.rules import admit, classify_error, error_code, recheck, role_refusal, saving
+from shared.aws import ClientFactory, RegionClients
 from shared.errors import PermanentError, TransientError, UnsupportedResource
 from shared.events import ApprovalGranted, Approver, Envelope, Payload, utcnow
+from shared.kinds import Check, Kind, discover, remedies_of
+from shared.kinds.base import Done, Job, Observation, Refused, Remedy, Usage
+from shared.kinds.usage import read_usage
 from shared.ledger import Decision, Ledger, State
 from shared.registry import Registry
 from shared.telemetry.metrics import Metrics, NullMetrics, record_execution
@@ -58,11 +60,9 @@ class ExecutorDeps:
     reporter: OutcomeReporter
     policy: ExecutionPolicy = ExecutionPolicy()
     clock: Callable[[], datetime] = utcnow
-    registry: Registry[Action] = actions
+    registry: Registry[Kind] = field(default_factory=discover)
     # Datadog: outcomes and the monthly cost avoided (the ROI dashboard reads these).
     metrics: Metrics = field(default_factory=NullMetrics)
-    # Credentials of the other accounts' roles, reused while valid (see credentials.py).
-    roles: AssumedRoles = field(default_factory=AssumedRoles)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ async def handle_approval(event: Envelope[ApprovalGranted], deps: ExecutorDeps) 
     structlog.contextvars.bind_contextvars(decision_id=approval.decision_id, pk=approval.key.pk)
     kind = approval.finding.kind
     if kind not in deps.registry:
-        raise UnsupportedResource(f"no executor action for kind {kind!r} (known: {deps.registry.names()})")
+        raise UnsupportedResource(f"no kind {kind!r} in this executor (known: {deps.registry.names()})")
     decision = await deps.ledger.get(approval.key)
     admission = admit(decision, approval, deps.clock())
     if admission.verdict == "ignore" or decision is None:
@@ -100,11 +100,9 @@ async def handle_approval(event: Envelope[ApprovalGranted], deps: ExecutorDeps) 
     )
     if claim is None:
         return []
-    # The ledger's record of what was approved decides what is done (the fingerprints must agree).
-    action = deps.registry.get(decision.finding.kind if decision.finding.kind in deps.registry else kind)()
     try:
         async with claim.kept_alive():
-            result = await _execute(action, approval, decision, claim, deps)
+            result = await _execute(approval, decision, claim, deps)
     except ClaimLost:
         raise
     except Exception as exc:
@@ -135,47 +133,85 @@ def _count(deps: ExecutorDeps, decision: Decision | None) -> None:
     )
 
 
-async def _execute(
-    action: Action, approval: ApprovalGranted, decision: Decision, claim: Claim, deps: ExecutorDeps
-) -> Result:
+class RoleRefused(PermanentError):
+    """The finding's role is in another account than the approved decision: nothing is done with it."""
+
+
+def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
+    """The ledger's record of what was approved decides what is done: its kind, its check, and the
+    check's first remedy the policy allows (no snapshot kept when snapshots are switched off)."""
+    finding = decision.finding
+    if finding.kind not in deps.registry:
+        raise UnsupportedResource(f"no kind {finding.kind!r} in this executor")
+    kind = deps.registry.get(finding.kind)()
+    if finding.check not in kind.checks:
+        raise UnsupportedResource(f"{finding.kind} has no check {finding.check!r} in this executor")
+    check = kind.checks.get(finding.check)()
+    allowed = remedies_of(check, snapshots=deps.policy.snapshot_before_delete)
+    if not allowed:
+        raise UnsupportedResource(f"no remedy of {finding.kind}/{finding.check} is allowed by the policy")
+    return kind, check, allowed[0]
+
+
+def _clients(decision: Decision, deps: ExecutorDeps) -> RegionClients:
+    """In the decision's account: through the role the resource was scanned by, if any, and only when
+    that role is of the approved account (`arn:<partition>:iam::<account>:role/<name>`)."""
+    role_arn = decision.finding.role_arn
+    if role_arn is not None and (refusal := role_refusal(role_arn, decision.key)) is not None:
+        raise RoleRefused(refusal)
+    return RegionClients(deps.aws, decision.key.region, role_arn)
+
+
+async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, deps: ExecutorDeps) -> Result:
     policy = deps.policy
     approved = decision.finding
-    client = await client_for(action.service, decision, deps.aws, deps.roles, deps.clock())
-    raw = await action.describe(client, approval.key.resource_id)
+    kind, check, remedy = _plan(decision, deps)
+    clients = _clients(decision, deps)
+    raw = await kind.describe(clients, approval.key.resource_id)
     job = Job(
         decision_id=decision.decision_id,
         resource_id=approval.key.resource_id,
         approver=_approval_fields(approval, decision)["approver"],
         facts=approved.facts,
         tags=approved.tags,
-        snapshot=policy.snapshot_before_delete,
         snapshot_wait_seconds=policy.snapshot_wait_seconds,
         guard=claim.guard,
     )
-    if raw is None or action.is_going(raw):
+    if raw is None or kind.is_going(raw):
         if claim.resumed and not policy.dry_run:
-            # We were executing it: an earlier attempt got as far as the delete. Done, once.
-            return _executed(await action.leftovers(client, job), approval, decision, deps)
+            # We were executing it: an earlier attempt got as far as the clean-up. Done, once.
+            return _executed(await remedy.leftovers(clients, job), approval, decision, deps)
         where = "no longer exists" if raw is None else "is already being deleted"
         return _skipped(f"resource {where} (removed outside CloudThrift)", approval, decision, deps)
-    observation = action.detector.observe(raw)
+    observation = kind.observe(raw)
+    usage = await _usage_now(clients, check, observation, deps) if check.metrics else None
+    unreadable = bool(check.metrics) and (usage is None or not usage.known())
     reason = recheck(
         approval,
         decision,
         observation,
+        still_waste=not unreadable and check.verdict(observation, usage) is not None,
         optout_tag=policy.optout_tag,
-        busy_reason=action.busy_reason(observation),
+        busy_reason="its usage can no longer be read" if unreadable else check.busy_reason(observation),
     )
     if reason is not None:
         return _skipped(reason, approval, decision, deps)
     job = replace(job, facts=observation.facts, tags=observation.tags)
     if policy.dry_run:
-        return _executed(await action.rehearse(client, job), approval, decision, deps)
-    done = await action.apply(client, job)
+        return _executed(await remedy.rehearse(clients, job), approval, decision, deps)
+    done = await remedy.apply(clients, job)
     if isinstance(done, Refused):
         extra = {"snapshot_id": done.snapshot_id} if done.snapshot_id else {}
         return _skipped(done.reason, approval, decision, deps, extra)
     return _executed(done, approval, decision, deps)
+
+
+async def _usage_now(
+    clients: RegionClients, check: Check, observation: Observation, deps: ExecutorDeps
+) -> Usage | None:
+    """A usage check judges by the numbers as they are now, not as they were at the scan."""
+    read = await read_usage(clients, check.metrics, [observation], window=check.window, now=deps.clock())
+    return read.get(observation.resource_id)
 
 
 def _approval_fields(approval: ApprovalGranted, decision: Decision) -> dict[str, Any]:

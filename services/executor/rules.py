@@ -16,8 +16,8 @@ from typing import Literal
 
 from botocore.exceptions import BotoCoreError, WaiterError
 
-from services.scanner.resources import Observation
 from shared.events import ApprovalGranted, CostEstimate, DecisionKey, FactValue, Finding
+from shared.kinds.base import Observation
 from shared.ledger import Decision, State
 
 Verdict = Literal["claim", "resume", "held", "done", "ignore"]
@@ -116,6 +116,7 @@ def recheck(
     decision: Decision,
     observation: Observation,
     *,
+    still_waste: bool,
     optout_tag: str,
     busy_reason: str,
 ) -> str | None:
@@ -125,7 +126,7 @@ def recheck(
         return "the approval does not match the finding recorded in the ledger"
     if optout_tag in observation.tags:
         return f"opt-out tag {optout_tag!r} was added after approval"
-    if observation.idle_reason is None:
+    if not still_waste:
         return busy_reason
     now = approved.model_copy(update={"facts": observation.facts, "tags": observation.tags})
     if now.fingerprint != approval.fingerprint:

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
-from services.scanner.pricing import load_prices
 from shared.config import Settings
 from shared.events import Envelope
+from shared.kinds.pricing import PRICES_FILE, load_prices
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
 
@@ -29,7 +29,7 @@ def scanner_deps(runtime: Runtime) -> ScannerDeps:
     return ScannerDeps(
         aws=runtime.aws,
         ledger=runtime.ledger,
-        prices=load_prices(),
+        prices=load_prices(runtime.settings.cloudthrift_prices_file or PRICES_FILE),
         policy=scan_policy(runtime.settings),
         metrics=runtime.telemetry.stage("scanner").metrics,
     )

@@ -6,11 +6,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.scanner.resources.ebs_volume import IDLE_REASON as VOLUME_IDLE
-from services.scanner.resources.elastic_ip import IDLE_REASON as ADDRESS_IDLE
 from shared.events import CostEstimate, CostLine, DecisionKey, Finding
+from shared.kinds.base import Observation
+from shared.kinds.ebs_volume.unattached import Unattached
+from shared.kinds.elastic_ip import Unassociated
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+# The checks' own reasons, as the scanner records them.
+VOLUME_IDLE = Unattached().verdict(Observation("vol-x", {"state": "available"}), None)
+ADDRESS_IDLE = Unassociated().verdict(Observation("eipalloc-x", {"associated": False}), None)
 SNAPSHOT_GB_MONTH = Decimal("0.05")
 GB_MONTH = {"gp2": "0.10", "gp3": "0.08", "io1": "0.125", "io2": "0.125", "st1": "0.045", "sc1": "0.015"}
 
@@ -68,8 +72,13 @@ def volume(
         "name": all_tags.get("Name"),
     }
     return Finding(
-        kind="ebs-volume",
-        key=DecisionKey(account_id="123456789012", region=region, resource_id=resource_id),
+        key=DecisionKey(
+            account_id="123456789012",
+            region=region,
+            kind="ebs-volume",
+            check="unattached",
+            resource_id=resource_id,
+        ),
         facts=facts,
         tags=all_tags,
         created_at=NOW - timedelta(days=age_days),
@@ -101,8 +110,13 @@ def address(
         all_tags.setdefault("Name", name)
     monthly = Decimal("3.65")
     return Finding(
-        kind="elastic-ip",
-        key=DecisionKey(account_id="123456789012", region="eu-west-1", resource_id=resource_id),
+        key=DecisionKey(
+            account_id="123456789012",
+            region="eu-west-1",
+            kind="elastic-ip",
+            check="unassociated",
+            resource_id=resource_id,
+        ),
         facts={
             "public_ip": "203.0.113.10",
             "allocation_id": resource_id,

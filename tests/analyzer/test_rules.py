@@ -97,7 +97,8 @@ def test_huge_names_and_tags_still_fit_the_card():
 
 
 def test_unknown_kind_gets_a_careful_generic_analysis():
-    finding = volume().model_copy(update={"kind": "nat-gateway"})
+    known = volume()
+    finding = known.model_copy(update={"key": known.key.model_copy(update={"kind": "nat-gateway"})})
     analysis = rules_analysis(finding, NOW)
     assert analysis.recommendation == "investigate"
 

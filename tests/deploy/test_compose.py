@@ -228,7 +228,7 @@ def test_compose_environment_bootstraps_scans_and_serves(
             return ledger.scan(TableName="cloudthrift-ledger")["Items"]
 
         items = _wait_for(recorded, 45, "the scanner to record the idle volume")
-        assert any(item["pk"]["S"].endswith(f"#us-east-1#{volume}") for item in items)
+        assert any(item["pk"]["S"].endswith(f"#us-east-1#ebs-volume#unattached#{volume}") for item in items)
     finally:
         outputs = {}
         for process in processes.values():

@@ -1,7 +1,8 @@
 """The Terraform tree: formatted, parseable, and true to the issue's invariants and to the code it deploys.
 
 No provider can be downloaded here, so nothing is planned: these checks read the HCL (python-hcl2) and
-compare it with the Python side (queue names, ledger schema, detector permissions, the event contract).
+compare it with the Python side (queue names, ledger schema, the event contract). The permissions the
+registered kinds, checks and remedies declare are checked against it in tests/kinds/test_registry.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from services.scanner.resources import detectors
 from shared.config import QUEUE_NAMES, load_settings
 from shared.ledger import STATE_INDEX
 from tests.deploy.terraform_model import (
@@ -229,15 +229,6 @@ def test_the_executor_may_assume_exactly_the_scan_roles_and_none_without_them(mo
     assert scanner.resources == sts[0].resources
 
 
-def test_the_executor_role_covers_every_action_permission(module: ModuleConfig) -> None:
-    from services.executor.actions import actions
-
-    declared = {p for name in actions.names() for p in actions.get(name).permissions}
-    assert declared, "executor actions declare their permissions"
-    missing = declared - actions_of(module, "executor")
-    assert not missing, f"executor role lacks {sorted(missing)}"
-
-
 def test_destructive_arns_are_built_per_configured_region(module: ModuleConfig) -> None:
     for name in ("volume_arns", "snapshot_arns", "address_arns"):
         expression = module.locals[name]
@@ -255,15 +246,6 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
     services = {a.split(":", 1)[0] for a in actions}
     assert services <= {"ec2", "sqs", "dynamodb", "sts"}, services
     assert {a for a in actions if a.startswith("sts:")} <= {"sts:AssumeRole"}
-
-
-def test_the_scanner_role_covers_every_detector_permission(module: ModuleConfig) -> None:
-    actions = actions_of(module, "scanner")
-    declared = {p for name in detectors.names() for p in detectors.get(name).permissions}
-    assert declared, "detectors declare their permissions"
-    # The handler lists enabled regions when a scan names none.
-    missing = (declared | {"ec2:DescribeRegions"}) - actions
-    assert not missing, f"scanner role lacks {sorted(missing)}"
 
 
 def test_no_stage_but_the_executor_may_touch_ec2_beyond_describe(module: ModuleConfig) -> None:

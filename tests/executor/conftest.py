@@ -66,11 +66,15 @@ def make_deps(
     """Deps for the handler; real runs by default (the shipped default is dry-run, tested apart)."""
 
     def build(
-        *, wrap: Callable[[Any], Any] | None = None, reporter: Any = reporter, **policy: Any
+        *,
+        wrap: Callable[[Any], Any] | None = None,
+        reporter: Any = reporter,
+        aws: Any = aws,
+        **policy: Any,
     ) -> ExecutorDeps:
         base = ExecutionPolicy(dry_run=False, claim_ttl=timedelta(seconds=30), snapshot_wait_seconds=5)
         return ExecutorDeps(
-            aws=Clients(aws, wrap),
+            aws=aws if isinstance(aws, Clients) else Clients(aws, wrap),
             ledger=ledger,
             reporter=reporter,
             policy=replace(base, **policy),

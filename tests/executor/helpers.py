@@ -15,11 +15,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from services.executor.outcome import Outcome
-from services.scanner.handler import build_finding
-from services.scanner.pricing import load_prices
-from services.scanner.resources import detectors
+from services.scanner.rules import build_finding
 from shared.aws import AwsClients
 from shared.events import Analysis, ApprovalGranted, Approver, CostEstimate, DecisionKey, Envelope, Finding
+from shared.kinds import kind_named
+from shared.kinds.pricing import load_prices
 from shared.ledger import Decision, Ledger, State
 
 ACCOUNT = "123456789012"
@@ -41,8 +41,9 @@ def sample_finding(
 ) -> Finding:
     """A finding built by hand, for the pure tests that need no AWS at all."""
     return Finding(
-        kind="ebs-volume",
-        key=DecisionKey(account_id=ACCOUNT, region=REGION, resource_id=resource_id),
+        key=DecisionKey(
+            account_id=ACCOUNT, region=REGION, kind="ebs-volume", check="unattached", resource_id=resource_id
+        ),
         facts={"volume_type": "gp3", "size_gib": 100, "state": "available"},
         tags=tags or {},
         idle_since=datetime(2026, 11, 1, tzinfo=UTC),
@@ -115,24 +116,18 @@ def client_error(code: str, operation: str = "DeleteVolume", status: int = 400) 
 
 @dataclass
 class Clients:
-    """The handler's client factory: real clients, optionally wrapped by a test proxy.
-
-    `assumed` lists the roles assumed (real STS calls on moto), so a test can count them.
-    """
+    """The handler's client factory: real clients, the EC2 one optionally wrapped by a test proxy
+    (which injects AWS errors the way AWS would answer them)."""
 
     aws: AwsClients
     wrap: Callable[[Any], Any] | None = None
-    assumed: list[str] = field(default_factory=list)
 
-    async def client(
-        self, service: str, region: str | None = None, *, credentials: Mapping[str, Any] | None = None
-    ) -> Any:
-        real = await self.aws.client(service, region, credentials=credentials)
+    async def client(self, service: str, region: str | None = None, *, role_arn: str | None = None) -> Any:
+        real = await self.aws.client(service, region, role_arn=role_arn)
         return self.wrap(real) if self.wrap and service == "ec2" else real
 
-    async def assume_role(self, role_arn: str, session_name: str = "cloudthrift") -> dict[str, Any]:
-        self.assumed.append(role_arn)
-        return await self.aws.assume_role(role_arn, session_name)
+    async def account_id(self, role_arn: str | None = None) -> str:
+        return await self.aws.account_id(role_arn)
 
 
 @dataclass
@@ -181,16 +176,22 @@ async def instance(ec2: Any) -> str:
 
 
 async def observe(ec2: Any, kind: str, resource_id: str) -> Finding:
-    """The finding the scanner would make of this resource now (its own detector and price table)."""
+    """The finding the scanner would make of this resource now (its kind's own reading and prices)."""
     if kind == "ebs-volume":
         raw = (await ec2.describe_volumes(VolumeIds=[resource_id]))["Volumes"][0]
     else:
         raw = (await ec2.describe_addresses(AllocationIds=[resource_id]))["Addresses"][0]
-    detector = detectors.get(kind)()
-    observation = detector.observe(raw)
-    key = DecisionKey(account_id=ACCOUNT, region=REGION, resource_id=observation.resource_id)
+    owner = kind_named(kind)
+    observation = owner.observe(raw)
+    [(_, check_class)] = list(owner.checks)
+    check = check_class()
+    reason = check.verdict(observation, None)
+    assert reason is not None, f"{resource_id} is not waste by {kind}/{check.name}"
+    key = DecisionKey(
+        account_id=ACCOUNT, region=REGION, kind=kind, check=check.name, resource_id=observation.resource_id
+    )
     return build_finding(
-        detector, observation, key, load_prices(), now=datetime.now(UTC), scan_id="scan-test"
+        check, observation, reason, key, load_prices(), now=datetime.now(UTC), scan_id="scan-test"
     )
 
 

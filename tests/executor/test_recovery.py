@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from moto.ec2.models import ec2_backends
 
-from services.executor.actions.ebs_volume import DECISION_TAG
 from services.executor.handler import handle_approval
 from shared.errors import PermanentError, TransientError
+from shared.kinds.ebs_volume.remedies import DECISION_TAG
 from shared.ledger import State
 from tests.executor.helpers import (
     ACCOUNT,

@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, WaiterError
 
 from services.executor.rules import admit, changed_facts, classify_error, role_refusal, saving
-from services.scanner.resources import Observation
 from shared.events import ApprovalGranted, CostEstimate, Finding
+from shared.kinds.base import Observation
 from shared.ledger import Decision, State
 from tests.executor.helpers import ALICE
 from tests.executor.helpers import sample_finding as make_finding
@@ -31,7 +31,12 @@ def approval_for(finding: Finding, decision_id: str = "d-1") -> ApprovalGranted:
 
 def decision(state: State, **attrs: object) -> Decision:
     return Decision(
-        {"pk": "123456789012#us-east-1#vol-1", "state": state.value, "decision_id": "d-1"} | attrs
+        {
+            "pk": "123456789012#us-east-1#ebs-volume#unattached#vol-1",
+            "state": state.value,
+            "decision_id": "d-1",
+        }
+        | attrs
     )
 
 

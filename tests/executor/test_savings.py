@@ -27,7 +27,7 @@ def executed(
     field = "would_save_monthly_usd" if dry else "realised_monthly_saving_usd"
     return Decision(
         {
-            "pk": f"123456789012#{region}#{kind}-{saving}-{month}",
+            "pk": f"123456789012#{region}#{kind}#check#r-{saving}-{month}",
             "state": "EXECUTED",
             "decision_id": "d",
             "kind": kind,

@@ -132,7 +132,8 @@ async def test_recent_approvals_and_other_states_are_left_alone(runtime: Runtime
 async def test_an_approval_no_executor_can_act_on_is_logged_not_sent_to_the_dead_letter_queue(
     runtime: Runtime,
 ) -> None:
-    finding = sample_finding().model_copy(update={"kind": "nat-gateway"})
+    known = sample_finding()
+    finding = known.model_copy(update={"key": known.key.model_copy(update={"kind": "nat-gateway"})})
     decision = await approved(runtime.ledger, finding, ago=LOST)
 
     with capture_logs() as logs:

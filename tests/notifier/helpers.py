@@ -14,6 +14,9 @@ from shared.worker import Runtime
 ACCOUNT = "123456789012"
 
 
+CHECKS = {"ebs-volume": "unattached", "elastic-ip": "unassociated"}  # the check each kind is found by
+
+
 def finding(
     resource_id: str = "vol-0123456789abcdef0",
     *,
@@ -24,8 +27,13 @@ def finding(
     tags: dict[str, str] | None = None,
 ) -> Finding:
     return Finding(
-        kind=kind,
-        key=DecisionKey(account_id=ACCOUNT, region=region, resource_id=resource_id),
+        key=DecisionKey(
+            account_id=ACCOUNT,
+            region=region,
+            kind=kind,
+            check=CHECKS.get(kind, "unused"),
+            resource_id=resource_id,
+        ),
         facts={"volume_type": "gp3", "size_gib": 100, "state": "available", "name": "scratch"},
         tags=tags if tags is not None else {"team": "data"},
         created_at=datetime(2026, 6, 1, tzinfo=UTC),

@@ -14,13 +14,13 @@ ID = "3f1e6a52-5c8b-5d6e-9a63-2f0c9d1b7e44"
 
 
 def test_custom_ids_name_action_and_card_and_fit_in_100_characters() -> None:
-    pk = "123456789012#ap-southeast-1#eipalloc-0123456789abcdef0"
+    pk = "123456789012#us-east-1#ebs-volume#unattached#vol-0123456789abcdef0"  # 66 characters: fits
     for action in cards.ACTIONS:
         plain, direct = cards.custom_id(action, ID), cards.custom_id(action, ID, pk)
         assert len(plain) <= 100 and len(direct) <= 100
         assert cards.parse_custom_id(plain) == cards.Button(action, ID)
         assert cards.parse_custom_id(direct) == cards.Button(action, ID, pk)
-    long_pk = "123456789012#us-east-1#" + "r" * 200  # too long to carry: falls back to the card record
+    long_pk = "123456789012#ap-southeast-1#elastic-ip#unassociated#eipalloc-0123456789abcdef0"  # 78: does not
     assert cards.parse_custom_id(cards.custom_id("approve", ID, long_pk)) == cards.Button("approve", ID)
     for bad in (
         "",

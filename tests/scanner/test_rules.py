@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from services.scanner.handler import ScanPolicy, build_finding, classify
-from services.scanner.pricing import load_prices, tiered
-from services.scanner.resources import detectors
-from services.scanner.resources.base import Observation
+from services.scanner.rules import ScanPolicy, build_finding, classify
 from shared.events import DecisionKey
+from shared.kinds import Check, check_named, kind_named
+from shared.kinds.base import Observation
+from shared.kinds.pricing import load_prices, tiered
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 POLICY = ScanPolicy(min_age=timedelta(days=7))
@@ -29,18 +29,32 @@ def volume(**overrides):
         "Tags": [],
     }
     raw.update(overrides)
-    return detectors.get("ebs-volume")().observe(raw)
+    return kind_named("ebs-volume").observe(raw)
 
 
 def address(**overrides):
     raw = {"PublicIp": "203.0.113.7", "AllocationId": "eipalloc-1", "Domain": "vpc", "Tags": []}
     raw.update(overrides)
-    return detectors.get("elastic-ip")().observe(raw)
+    return kind_named("elastic-ip").observe(raw)
 
 
-def cost(kind: str, observation: Observation, region: str = "us-east-1"):
-    key = DecisionKey(account_id="123456789012", region=region, resource_id=observation.resource_id)
-    return build_finding(detectors.get(kind)(), observation, key, load_prices(), now=NOW, scan_id="s").cost
+def check_of(observation: Observation) -> Check:
+    """The check each of today's kinds is found by."""
+    if observation.resource_id.startswith("vol-"):
+        return check_named("ebs-volume", "unattached")
+    return check_named("elastic-ip", "unassociated")
+
+
+def cost(observation: Observation, region: str = "us-east-1"):
+    check = check_of(observation)
+    key = DecisionKey(
+        account_id="123456789012",
+        region=region,
+        kind=check.kind.name,
+        check=check.name,
+        resource_id=observation.resource_id,
+    )
+    return build_finding(check, observation, "idle", key, load_prices(), now=NOW, scan_id="s").cost
 
 
 @pytest.mark.parametrize(
@@ -58,7 +72,9 @@ def cost(kind: str, observation: Observation, region: str = "us-east-1"):
     ],
 )
 def test_classify(observation: Observation, verdict: str) -> None:
-    assert classify(observation, POLICY, NOW) == verdict
+    found, reason = classify(check_of(observation), observation, None, POLICY, NOW)
+    assert found == verdict
+    assert (reason is not None) == (verdict == "idle")
 
 
 @pytest.mark.parametrize(
@@ -79,7 +95,7 @@ def test_classify(observation: Observation, verdict: str) -> None:
     ],
 )
 def test_volume_costs_match_the_price_table(raw: dict, region: str, monthly: str, snapshot: str) -> None:
-    estimate = cost("ebs-volume", volume(**raw), region)
+    estimate = cost(volume(**raw), region)
     assert estimate.monthly_usd == Decimal(monthly)
     assert estimate.snapshot_monthly_usd == Decimal(snapshot)
     assert estimate.net_monthly_saving_usd == Decimal(monthly) - Decimal(snapshot)
@@ -88,18 +104,18 @@ def test_volume_costs_match_the_price_table(raw: dict, region: str, monthly: str
 
 
 def test_cold_volumes_cost_less_than_their_snapshot_and_the_estimate_says_so() -> None:
-    estimate = cost("ebs-volume", volume(VolumeType="sc1", Size=1000))
+    estimate = cost(volume(VolumeType="sc1", Size=1000))
     assert estimate.net_monthly_saving_usd < 0
 
 
 def test_public_ipv4_costs_730_hours_at_half_a_cent() -> None:
-    estimate = cost("elastic-ip", address())
+    estimate = cost(address())
     assert estimate.monthly_usd == Decimal("3.65") == estimate.net_monthly_saving_usd
     assert estimate.snapshot_monthly_usd == 0
 
 
 def test_a_region_missing_from_the_table_is_priced_with_the_fallback_and_says_so() -> None:
-    estimate = cost("ebs-volume", volume(), "me-central-1")
+    estimate = cost(volume(), "me-central-1")
     assert estimate.monthly_usd == Decimal("10.00")
     assert "us-east-1 prices: me-central-1 is not in the table" in estimate.price_source
 
@@ -113,9 +129,3 @@ def test_tiers_split_a_quantity() -> None:
     ]
     assert tiered(1000, tiers) == [(1000, Decimal("0.065"))]
     assert tiered(0, tiers) == []
-
-
-def test_every_registered_kind_declares_its_permissions() -> None:
-    assert detectors.names() == ["ebs-volume", "elastic-ip"]
-    for _, cls in detectors:
-        assert cls.permissions and all(p.startswith("ec2:Describe") for p in cls.permissions)

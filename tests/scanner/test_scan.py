@@ -13,14 +13,15 @@ import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
-from services.estate import DEMO_REGIONS, Seeded, linux_image, moto_backdater, seed_estate
+from services.estate import DEMO_REGIONS, linux_image, moto_backdater, seed_estate
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
-from services.scanner.pricing import load_prices
 from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.config import Settings
 from shared.errors import UnsupportedResource
 from shared.events import Envelope, Finding, ResourceFound, ScanRequested
+from shared.kinds.estate import Seeded
+from shared.kinds.pricing import load_prices
 from shared.ledger import State
 from shared.worker import Runtime, open_runtime
 
@@ -73,7 +74,7 @@ def test_finds_exactly_the_idle_resources_of_the_estate(seeded_scan: SeededScan)
     idle = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == "idle"}
     assert reported == idle
     assert len(idle) == 3 * 14
-    for other in ("attached", "associated", "opted-out", "too-young"):
+    for other in ("busy", "opted-out", "too-young"):
         others = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == other}
         assert others and not reported & others, other
 
@@ -148,11 +149,13 @@ async def test_decided_resources_are_not_announced_again(runtime: Runtime, estat
 async def test_min_idle_counts_from_the_first_sighting_and_resets_when_busy(runtime: Runtime) -> None:
     ec2 = await runtime.aws.client("ec2", "us-east-1")
     volume = (await ec2.create_volume(AvailabilityZone="us-east-1a", Size=10, VolumeType="gp3"))["VolumeId"]
-    moto_backdater()("us-east-1", volume, NOW - timedelta(days=60))
+    moto_backdater()("us-east-1", "volumes", volume, "create_time", NOW - timedelta(days=60))
     policy = {"regions": ("us-east-1",), "min_idle": timedelta(days=3)}
 
     assert await scan(runtime, **policy) == []  # first seen idle now: recorded, not yet reported
-    assert (await runtime.ledger.get(f"123456789012#us-east-1#{volume}")).state is State.FOUND
+    assert (
+        await runtime.ledger.get(f"123456789012#us-east-1#ebs-volume#unattached#{volume}")
+    ).state is State.FOUND
     assert await scan(runtime, now=NOW + timedelta(days=2), **policy) == []
     [found] = await scan(runtime, now=NOW + timedelta(days=4), **policy)
     assert found.finding.idle_since == NOW
@@ -163,7 +166,7 @@ async def test_min_idle_counts_from_the_first_sighting_and_resets_when_busy(runt
     ]["InstanceId"]
     await ec2.attach_volume(VolumeId=volume, InstanceId=instance, Device="/dev/sdf")
     await scan(runtime, now=NOW + timedelta(days=5), **policy)
-    assert await runtime.ledger.get(f"123456789012#us-east-1#{volume}") is None
+    assert await runtime.ledger.get(f"123456789012#us-east-1#ebs-volume#unattached#{volume}") is None
     await ec2.detach_volume(VolumeId=volume, InstanceId=instance)
     assert await scan(runtime, now=NOW + timedelta(days=6), **policy) == []
 
@@ -188,14 +191,14 @@ async def test_without_configured_regions_every_enabled_region_is_scanned(runtim
 
 async def test_a_scan_through_a_role_records_the_role_and_keeps_fingerprints(runtime: Runtime) -> None:
     role = "arn:aws:iam::111111111111:role/cloudthrift-scan"
-    other = await runtime.aws.client("ec2", "us-east-1", credentials=await runtime.aws.assume_role(role))
+    other = await runtime.aws.client("ec2", "us-east-1", role_arn=role)
     volume = (await other.create_volume(AvailabilityZone="us-east-1a", Size=10, VolumeType="gp3"))["VolumeId"]
     request = ScanRequested(role_arn=role, regions=("us-east-1",), kinds=("ebs-volume",))
 
     now = datetime.now(UTC)  # after the volume was created (NOW is when this module was imported)
     [first] = await scan(runtime, now=now, request=request, min_age=timedelta(0))
     finding = first.finding
-    assert finding.key.pk == f"111111111111#us-east-1#{volume}"
+    assert finding.key.pk == f"111111111111#us-east-1#ebs-volume#unattached#{volume}"
     assert finding.role_arn == role
     decision = await runtime.ledger.get(finding.key)
     assert decision.finding.role_arn == role  # the executor takes the role from here

@@ -17,8 +17,13 @@ def finding(
     scan_id: str = "scan-1",
 ) -> Finding:
     return Finding(
-        kind="ebs-volume",
-        key=DecisionKey(account_id="123456789012", region=region, resource_id=resource_id),
+        key=DecisionKey(
+            account_id="123456789012",
+            region=region,
+            kind="ebs-volume",
+            check="unattached",
+            resource_id=resource_id,
+        ),
         facts={"volume_type": "gp3", "size_gib": size, "state": "available"},
         tags=tags or {},
         idle_since=datetime(2026, 11, 1, tzinfo=UTC),

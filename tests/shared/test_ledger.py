@@ -98,7 +98,7 @@ async def test_transition_from_the_wrong_state_changes_nothing(runtime: Runtime)
 
 async def test_transition_of_a_missing_item_is_a_lost_race_not_a_crash(runtime: Runtime) -> None:
     result = await runtime.ledger.transition(
-        "123456789012#us-east-1#vol-nope", State.APPROVED, State.EXECUTING
+        "123456789012#us-east-1#ebs-volume#unattached#vol-nope", State.APPROVED, State.EXECUTING
     )
     assert result == type(result)(applied=False, current=None)
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
-from services.scanner.pricing import load_prices
 from shared.config import Settings
 from shared.events import Envelope, ScanRequested
+from shared.kinds.pricing import load_prices
 from shared.telemetry import (
     DogStatsdMetrics,
     Telemetry,

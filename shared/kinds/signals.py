@@ -1,4 +1,4 @@
-"""What a finding's name and tags suggest, read deterministically (for the rules and the risk floor).
+"""What a finding's name and tags suggest, read deterministically (for the checks' rules and the risk floor).
 
 Words are matched as whole tokens of names and tag values (`scratch-build-7` has `scratch`, `testdb`
 has no `test`), because a substring match would call every `contest` a test.

@@ -1,0 +1,101 @@
+"""The scanner's pure rules: what a check's verdict means once opt-out, age and usage are weighed,
+and what a finding costs. No I/O here, so every rule is tested without AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from shared.events import CostEstimate, DecisionKey, Finding
+from shared.kinds import Check, Kind, remedies_of
+from shared.kinds.base import Observation, Usage
+from shared.kinds.pricing import PriceTable, money
+
+Verdict = Literal["idle", "busy", "opted-out", "too-young", "usage-unknown"]
+
+
+@dataclass(frozen=True)
+class ScanPolicy:
+    min_age: timedelta = timedelta(days=7)
+    min_idle: timedelta = timedelta(0)
+    optout_tag: str = "cloudthrift:keep"
+    regions: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    region_concurrency: int = 8
+
+
+def classify(
+    check: Check, observation: Observation, usage: Usage | None, policy: ScanPolicy, now: datetime
+) -> tuple[Verdict, str | None]:
+    """The verdict on one resource for one check, and the check's reason when it is idle."""
+    age = now - observation.created_at if observation.created_at is not None else None
+    if check.metrics:
+        if age is not None and age < check.window:
+            return "too-young", None  # younger than the usage window: never idle by usage
+        if usage is None or not usage.known():
+            return "usage-unknown", None  # metrics that cannot be read never make waste
+    reason = check.verdict(observation, usage)
+    if reason is None:
+        return "busy", None
+    if policy.optout_tag in observation.tags:
+        return "opted-out", None
+    if age is not None and age < policy.min_age:
+        return "too-young", None
+    return "idle", reason
+
+
+def build_finding(
+    check: Check,
+    observation: Observation,
+    reason: str,
+    key: DecisionKey,
+    prices: PriceTable,
+    *,
+    now: datetime,
+    scan_id: str,
+    role_arn: str | None = None,
+) -> Finding:
+    """Price the resource, and what the proposed remedy keeps billing (the snapshot it keeps)."""
+    rates = prices.rates(key.region)
+    priced = check.kind().price(observation, rates)
+    monthly = money(sum((item.monthly_usd for item in priced.lines), Decimal(0)))
+    remedy = remedies_of(check)[0]
+    residual = remedy.residual(observation, rates)
+    kept = residual.monthly_usd if residual is not None else Decimal(0)
+    notes = [priced.note] if priced.note else []
+    if kept and remedy.keeps_snapshot:
+        notes.append(prices.notes["snapshot"])
+    return Finding(
+        key=key,
+        facts=observation.facts,
+        tags=observation.tags,
+        created_at=observation.created_at,
+        idle_since=now,
+        idle_reason=reason,
+        cost=CostEstimate(
+            monthly_usd=monthly,
+            lines=tuple(priced.lines),
+            snapshot_monthly_usd=kept,
+            net_monthly_saving_usd=money(monthly - kept),
+            price_source=rates.source,
+            price_date=prices.as_of,
+            note=" ".join(notes) or None,
+        ),
+        scan_id=scan_id,
+        role_arn=role_arn,
+    )
+
+
+def listings(kind: Kind) -> list[tuple[tuple[Mapping[str, Any], ...], list[Check]]]:
+    """The kind's checks grouped by their server-side filters: one listing per distinct filter."""
+    groups: dict[str, tuple[tuple[Mapping[str, Any], ...], list[Check]]] = {}
+    for _, check_class in kind.checks:
+        check = check_class()
+        filters = check.filters
+        groups.setdefault(json.dumps(filters, sort_keys=True), (filters, []))[1].append(check)
+    return list(groups.values())

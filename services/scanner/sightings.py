@@ -1,0 +1,111 @@
+"""What the ledger says about each sighting: record first sightings, announce only what a human has
+not already got, start a new cycle for a resource idle again, and reset the idle clock of one seen busy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from shared.events import Finding
+from shared.ledger import Decision, Ledger, State, decision_id_for
+
+log = structlog.get_logger("cloudthrift.scanner")
+
+# States in which a new sighting must not produce a new announcement.
+# FOUND is re-announced (its ResourceFound may have been lost with a failed scan attempt); from ANALYZED
+# on, a later stage owns the decision and its own retries carry it further.
+_QUIET = {
+    State.ANALYZED,
+    State.AWAITING_APPROVAL,
+    State.REJECTED,
+    State.APPROVED,
+    State.EXECUTING,
+    State.FAILED,
+}
+
+
+@dataclass
+class Gated:
+    announce: list[Finding] = field(default_factory=list)
+    quiet: int = 0  # already with a human, decided, or being cleaned up
+    idle_too_briefly: int = 0
+
+
+async def gate(findings: list[Finding], ledger: Ledger, now: datetime, min_idle: timedelta) -> Gated:
+    """Record first sightings, and keep only the findings that should be announced now."""
+    known = await ledger.get_many(finding.key for finding in findings)
+    new = [finding for finding in findings if finding.key.pk not in known]
+    for result in await ledger.create_many(new, now=now):
+        if result.current is not None:
+            known[result.current.pk] = result.current
+    gated = Gated()
+    for finding in findings:
+        decision = known.get(finding.key.pk)
+        if decision is None:
+            continue
+        if decision.state in (State.SNOOZED, State.SKIPPED, State.EXECUTED):
+            decision = await _maybe_new_cycle(ledger, decision, finding, now)
+            if decision is None:
+                gated.quiet += 1
+                continue
+        if decision.state in _QUIET:
+            gated.quiet += 1
+            continue
+        idle_since = decision.time("idle_since") or now
+        if now - idle_since < min_idle:
+            gated.idle_too_briefly += 1
+            continue
+        gated.announce.append(finding.model_copy(update={"idle_since": idle_since}))
+    return gated
+
+
+async def _maybe_new_cycle(
+    ledger: Ledger, decision: Decision, finding: Finding, now: datetime
+) -> Decision | None:
+    """Start a new decision for a resource that is idle again after a snooze, a skip or a dry run."""
+    if decision.state is State.SNOOZED:
+        until = decision.time("snoozed_until")
+        if until is not None and until > now:
+            return None
+    if decision.state is State.EXECUTED and not decision.get("dry_run", False):
+        log.warning("scan.executed_resource_still_idle", pk=decision.pk)
+        return None
+    cycle = decision.cycle + 1
+    result = await ledger.transition(
+        decision.pk,
+        decision.state,
+        State.FOUND,
+        fields={
+            "cycle": cycle,
+            "decision_id": decision_id_for(finding.key, cycle),
+            "idle_since": (decision.time("idle_since") if decision.state is State.SNOOZED else now) or now,
+            "finding": finding,
+            "fingerprint": finding.fingerprint,
+            "monthly_cost_usd": finding.cost.monthly_usd,
+            "net_monthly_saving_usd": finding.cost.net_monthly_saving_usd,
+        },
+        actor="scanner",
+        note=f"idle again: new cycle {cycle}",
+        now=now,
+        expected_decision_id=decision.decision_id,
+    )
+    return result.current if result.applied else None
+
+
+async def forget_busy(
+    ledger: Ledger, account_id: str, checked: set[tuple[str, str, str]], idle_pks: set[str]
+) -> None:
+    """A FOUND resource not seen idle by its check in a complete scan of its region is busy again:
+    reset its clock. `checked` holds the (region, kind, check) triples the scan covered."""
+    # Only the fields read below: every FOUND finding's JSON would otherwise cross the wire each scan.
+    fields = ("account_id", "region", "kind", "check", "idle_since")
+    async for decision in ledger.by_state(State.FOUND, attributes=fields):
+        if decision.get("account_id") != account_id or decision.pk in idle_pks:
+            continue
+        if (decision.get("region"), decision.get("kind"), decision.get("check")) not in checked:
+            continue
+        if await ledger.forget(decision.pk, expected=State.FOUND, idle_since=decision.get("idle_since")):
+            log.info("scan.idle_clock_reset", pk=decision.pk)

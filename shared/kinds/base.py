@@ -1,0 +1,287 @@
+"""What a resource kind, a check and a remedy are: the plug-in surface of CloudThrift.
+
+A *kind* is an AWS resource type: how to list it (paginated, narrowed server-side), describe one by id,
+read a raw record into facts and tags, price it, which facts Gemini may see, how the local estate seeds
+examples of it. A *check* says why one is waste (unattached, unused over a window...); a *remedy* says
+what to do about it, how to rehearse it in a dry run, and whether it can be undone. Checks and remedies
+register on their kind's own registries, as Cloud Custodian registers filters and actions on a
+resource (docs/ARCHITECTURE.md, "Kinds, checks, remedies"). One module per kind holds all three.
+
+Everything here except listing, describing, seeding and the remedies' AWS calls is a pure function of
+what AWS returned, so each kind is tested without AWS for its rules and on moto for its calls.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from shared.events import Approver, CostLine, FactValue, Finding
+from shared.registry import Registry
+
+if TYPE_CHECKING:
+    from shared.kinds.advice import Advice, Signals
+    from shared.kinds.estate import Estate
+    from shared.kinds.pricing import Rates
+
+
+class Clients(Protocol):
+    """AWS clients of one region and one set of credentials: `await clients("cloudwatch")`."""
+
+    async def __call__(self, service: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One resource as its kind reads it: identity, facts (what a human approves), tags, age."""
+
+    resource_id: str
+    facts: dict[str, FactValue]
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A CloudWatch metric a usage check reads over its window, one value per resource.
+
+    `dimension` names the dimension that selects the resource; its value is the resource id, or the
+    fact named by `dimension_fact` (SNS's TopicName is the name, not the ARN). `missing_means_zero`
+    records what AWS documents for the metric: True where CloudWatch publishes no datapoint when there is no
+    traffic (so absence is zero), False where absence means the data is not there (then the resource
+    is not reported: unknown usage is never waste).
+    """
+
+    namespace: str
+    name: str
+    stat: str
+    dimension: str
+    missing_means_zero: bool
+    dimension_fact: str | None = None
+
+    def dimension_value(self, observation: Observation) -> str:
+        if self.dimension_fact is None:
+            return observation.resource_id
+        return str(observation.facts.get(self.dimension_fact))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The numbers a usage check judges by: metric name -> value over the window (None: no data)."""
+
+    window: timedelta
+    values: Mapping[str, float | None]
+
+    def known(self) -> bool:
+        return all(value is not None for value in self.values.values())
+
+
+@dataclass(frozen=True)
+class Priced:
+    """What a resource costs per month, one line per billed dimension, and a caveat if any."""
+
+    lines: list[CostLine]
+    note: str | None = None
+
+
+def tags_of(raw: Mapping[str, Any]) -> dict[str, str]:
+    return {tag["Key"]: tag.get("Value", "") for tag in raw.get("Tags", []) or []}
+
+
+async def expect_dry_run_ok(call: Awaitable[Any]) -> None:
+    """Await a DryRun=True call: DryRunOperation means it would have succeeded (AWS answers
+    UnauthorizedOperation without the permission); any other error propagates."""
+    from shared.aws import is_error
+
+    try:
+        await call
+    except Exception as exc:
+        if not is_error(exc, "DryRunOperation"):
+            raise
+
+
+# --- remedies ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One approved clean-up, as a remedy needs it."""
+
+    decision_id: str
+    resource_id: str
+    approver: Approver
+    # The resource's facts and tags as re-read now (or as approved, when it is already gone).
+    facts: Mapping[str, Any]
+    tags: Mapping[str, str]
+    snapshot_wait_seconds: int
+    # Called right before every destructive call: raises when the executor lost its claim.
+    guard: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Done:
+    """What was really done (or, in a dry run, would have been): becomes the EXECUTED record."""
+
+    action: str
+    keeps_snapshot: bool = False  # a snapshot is (or would be) kept: its storage is not saved
+    snapshot_id: str | None = None
+    already_gone: bool = False
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """AWS refused because the resource is in use after all: the decision is SKIPPED, not FAILED."""
+
+    reason: str
+    snapshot_id: str | None = None
+
+
+class Remedy(ABC):
+    """What to do about a waste finding. Deliberately dumb about safety: the executor decides whether
+    to act (claim, re-check, fingerprint); a remedy knows how, and calls `job.guard()` before every
+    destructive call so that an executor which lost its claim stops before touching anything."""
+
+    name: ClassVar[str]
+    kind: ClassVar[type[Kind]]
+    action: ClassVar[str]  # what the ledger's `action` field records
+    summary: ClassVar[str]
+    permissions: ClassVar[tuple[str, ...]]
+    # How it is undone, shown before approval; None: it cannot be (the card says so).
+    undo: ClassVar[str | None] = None
+    keeps_snapshot: ClassVar[bool] = False
+
+    def residual(self, observation: Observation, rates: Rates) -> CostLine | None:
+        """What stays billed after the remedy (the snapshot it keeps), subtracted from the saving."""
+        return None
+
+    @abstractmethod
+    async def apply(self, clients: Clients, job: Job) -> Done | Refused:
+        """Clean up for real; "already gone" counts as done (only called holding a claim)."""
+
+    @abstractmethod
+    async def rehearse(self, clients: Clients, job: Job) -> Done:
+        """Dry run: prove the permissions (DryRun=True where AWS has it) and say what would be done."""
+
+    async def leftovers(self, clients: Clients, job: Job) -> Done:
+        """The resource is gone and we were executing it: record what an earlier attempt did."""
+        return Done(self.action, keeps_snapshot=self.keeps_snapshot, already_gone=True)
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+class Check(ABC):
+    """Why a resource of a kind is waste. `verdict` is pure: the reason, or None when it is in use."""
+
+    name: ClassVar[str]
+    kind: ClassVar[type[Kind]]
+    summary: ClassVar[str]
+    # Server-side narrowing of the kind's listing (DescribeVolumes Filters...): what cannot be waste
+    # by this check never crosses the wire. Checks with equal filters share one listing.
+    filters: ClassVar[tuple[Mapping[str, Any], ...]] = ()
+    # Usage checks: metrics read in bulk per region over `window` (shared/kinds/usage.py).
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    window: ClassVar[timedelta] = timedelta(days=14)
+    permissions: ClassVar[tuple[str, ...]] = ()  # reads beyond the kind's own (GetMetricData...)
+    # Names of this kind's remedies that fix it, preferred first: the first allowed one is proposed.
+    remedies: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
+        """Why the resource is waste, or None when it is in use (usage is None for non-usage checks)."""
+
+    @abstractmethod
+    def busy_reason(self, observation: Observation) -> str:
+        """Why a resource that is no longer waste must be left alone, for the SKIPPED record."""
+
+    def advise(self, finding: Finding, signals: Signals, now: datetime) -> Advice | None:
+        """The rule-based analysis of a finding (services/analyzer/rules.py); None: the generic one."""
+        return None
+
+    @property
+    def all_permissions(self) -> tuple[str, ...]:
+        return (*self.kind.permissions, *self.permissions)
+
+
+# --- kinds -------------------------------------------------------------------------------------
+
+
+class Kind(ABC):
+    """An AWS resource type. Subclasses get their own `checks` and `remedies` registries."""
+
+    name: ClassVar[str]
+    service: ClassVar[str] = "ec2"
+    summary: ClassVar[str]
+    permissions: ClassVar[tuple[str, ...]]  # to list and describe it
+    # Error codes meaning the resource no longer exists: "done" when we were executing it (Custodian).
+    gone_codes: ClassVar[frozenset[str]]
+    # Facts Gemini may see. An allow-list: a new fact stays with us until someone decides it may go.
+    gemini_facts: ClassVar[frozenset[str]]
+    # Price rows (shared/kinds/prices.json) the kind and its remedies read: every region must have them.
+    dimensions: ClassVar[tuple[str, ...]]
+    checks: ClassVar[Registry[Check]]
+    remedies: ClassVar[Registry[Remedy]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.checks = Registry(f"{cls.__name__} check")
+        cls.remedies = Registry(f"{cls.__name__} remedy")
+
+    @classmethod
+    def check(cls, name: str) -> Callable[[type[Check]], type[Check]]:
+        """Register a check on this kind: `@EbsVolume.check("unattached")`."""
+
+        def decorate(check: type[Check]) -> type[Check]:
+            check.name, check.kind = name, cls
+            return cls.checks.register(name)(check)
+
+        return decorate
+
+    @classmethod
+    def remedy(cls, name: str) -> Callable[[type[Remedy]], type[Remedy]]:
+        """Register a remedy on this kind: `@EbsVolume.remedy("snapshot-then-delete")`."""
+
+        def decorate(remedy: type[Remedy]) -> type[Remedy]:
+            remedy.name, remedy.kind = name, cls
+            return cls.remedies.register(name)(remedy)
+
+        return decorate
+
+    @abstractmethod
+    def list(
+        self, clients: Clients, filters: tuple[Mapping[str, Any], ...]
+    ) -> AsyncIterator[Mapping[str, Any]]:
+        """Every resource of this kind in the region, narrowed by `filters` where the API can."""
+
+    @abstractmethod
+    async def describe(self, clients: Clients, resource_id: str) -> Mapping[str, Any] | None:
+        """The resource as AWS sees it now, or None when it no longer exists."""
+
+    def is_going(self, raw: Mapping[str, Any]) -> bool:
+        """True when the resource is already on its way out (e.g. a volume in state `deleting`)."""
+        return False
+
+    @abstractmethod
+    def observe(self, raw: Mapping[str, Any]) -> Observation:
+        """Read one API record: identity, facts, tags, age."""
+
+    @abstractmethod
+    def price(self, observation: Observation, rates: Rates) -> Priced:
+        """What the resource costs per month, one line per billed dimension."""
+
+    @abstractmethod
+    def details(self, facts: Mapping[str, FactValue]) -> str:
+        """A few words for the details column of tables (`cloudthrift local`, `pending`)."""
+
+    @abstractmethod
+    async def seed(self, estate: Estate) -> None:
+        """Create examples of this kind in the local demo estate (idle, busy, opted out, too young)."""
+
+    def is_gone(self, exc: BaseException) -> bool:
+        from shared.aws import is_error
+
+        return is_error(exc, *self.gone_codes)

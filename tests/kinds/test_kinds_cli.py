@@ -1,0 +1,35 @@
+"""`cloudthrift kinds`: what the registries hold, for people and (with --json) for scripts."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from services.cli import app
+
+
+def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
+    result = CliRunner().invoke(app, ["kinds", "--json"])
+    assert result.exit_code == 0, result.output
+    described = {entry["kind"]: entry for entry in json.loads(result.output)}
+    assert set(described) == {"ebs-volume", "elastic-ip"}
+    volume = described["ebs-volume"]
+    [unattached] = volume["checks"]
+    assert unattached["name"] == "unattached"
+    assert unattached["remedies"] == ["snapshot-then-delete", "delete"]
+    assert unattached["permissions"] == ["ec2:DescribeVolumes"]
+    remedies = {remedy["name"]: remedy for remedy in volume["remedies"]}
+    assert remedies["snapshot-then-delete"]["undo"] == "create a volume from the kept snapshot"
+    assert "ec2:CreateSnapshot" in remedies["snapshot-then-delete"]["permissions"]
+    assert remedies["delete"]["undo"] is None
+    [release] = described["elastic-ip"]["remedies"]
+    assert release["undo"] is None and "ec2:ReleaseAddress" in release["permissions"]
+    assert "public_ip" not in described["elastic-ip"]["gemini_facts"]
+
+
+def test_kinds_says_plainly_which_remedies_cannot_be_undone() -> None:
+    result = CliRunner().invoke(app, ["kinds"])
+    assert result.exit_code == 0, result.output
+    assert "remedy release: release the address (undo: none: it cannot be undone)" in result.output
+    assert "check unattached:" in result.output and "executor needs:" in result.output
