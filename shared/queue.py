@@ -86,6 +86,9 @@ class Consumer:
     config: ConsumerConfig = field(default_factory=ConsumerConfig)
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     telemetry: Stage = field(default_factory=Stage.off)  # metrics + the stage's tracing service
+    # Event types this queue's handler takes (empty: any). Another type was routed here by mistake: it
+    # goes to the DLQ at once with that reason, instead of failing in the handler on every receive.
+    accepts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
@@ -197,6 +200,9 @@ class Consumer:
         try:
             event = parse_event(message["Body"])
             structlog.contextvars.bind_contextvars(event_id=str(event.id), event_type=event.type)
+            if self.accepts and event.type not in self.accepts:
+                takes = ", ".join(sorted(self.accepts))
+                raise InvalidEvent(f"{event.type} is not for {self.queue.name}, which takes {takes}")
             observed.describe(event)
             outputs = await self.handler(event)
             if outputs and self.output_url:

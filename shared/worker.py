@@ -20,6 +20,7 @@ from aiobotocore.session import AioSession
 
 from shared.aws import AwsClients
 from shared.config import QUEUE_NAMES, QueueName, Settings
+from shared.events import Payload
 from shared.ledger import Ledger
 from shared.publisher import Publisher, QueueRef, resolve_queue
 from shared.queue import Consumer, ConsumerConfig, Handler
@@ -83,6 +84,8 @@ class WorkerSpec:
     input: QueueName
     output: QueueName | None
     build: Callable[[Runtime], AbstractAsyncContextManager[Handler]]
+    # The event types its input queue carries (the envelope's `type`): anything else is misrouted.
+    accepts: tuple[type[Payload], ...]
     # Messages in flight for this worker, when the shared CLOUDTHRIFT_MAX_CONCURRENCY is not the right
     # bound (the analyzer's is Gemini's own: its consumer must keep more than that many in flight).
     concurrency: Callable[[Settings], int] | None = None
@@ -119,6 +122,7 @@ async def run_workers(
                         output_url=runtime.queues[spec.output].url if spec.output else None,
                         config=spec.consumer_config(runtime),
                         telemetry=runtime.telemetry.stage(spec.name),
+                        accepts=frozenset(payload.event_type for payload in spec.accepts),
                     )
                 )
             runs = [

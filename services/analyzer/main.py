@@ -12,7 +12,7 @@ from services.analyzer.breaker import CircuitBreaker
 from services.analyzer.costs import load_model_prices
 from services.analyzer.handler import AnalyzerDeps, handle_found
 from shared.config import Settings
-from shared.events import Envelope, utcnow
+from shared.events import Envelope, ResourceFound, utcnow
 from shared.ledger import Ledger
 from shared.queue import Handler
 from shared.telemetry.metrics import Metrics, NullMetrics
@@ -93,5 +93,10 @@ def messages_in_flight(settings: Settings) -> int:
 
 
 WORKER = WorkerSpec(
-    name="analyzer", input="analyze", output="notify", build=build, concurrency=messages_in_flight
+    name="analyzer",
+    input="analyze",
+    output="notify",
+    build=build,
+    accepts=(ResourceFound,),
+    concurrency=messages_in_flight,
 )

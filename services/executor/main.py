@@ -17,7 +17,7 @@ from services.executor.outcome import DiscordCardReporter, OutcomeReporter
 from services.executor.sweep import SweepDeps, run_sweeps
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
-from shared.events import DecisionKey, Envelope
+from shared.events import ApprovalGranted, DecisionKey, Envelope
 from shared.ledger import Decision, Ledger
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
@@ -108,4 +108,4 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
             await asyncio.wait([sweeper])
 
 
-WORKER = WorkerSpec(name="executor", input="execute", output=None, build=build)
+WORKER = WorkerSpec(name="executor", input="execute", output=None, build=build, accepts=(ApprovalGranted,))

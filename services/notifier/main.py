@@ -10,7 +10,7 @@ from services.notifier.handler import GroupPolicy, NotifierDeps, handle_analyzed
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient, MessageSink
 from shared.errors import SettingsError
-from shared.events import Envelope
+from shared.events import Envelope, ResourceAnalyzed
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
 
@@ -58,4 +58,4 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
         yield handle
 
 
-WORKER = WorkerSpec(name="notifier", input="notify", output=None, build=build)
+WORKER = WorkerSpec(name="notifier", input="notify", output=None, build=build, accepts=(ResourceAnalyzed,))

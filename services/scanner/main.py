@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
 from shared.config import Settings
-from shared.events import Envelope
+from shared.events import Envelope, ScanRequested
 from shared.kinds.pricing import PRICES_FILE, load_prices
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
@@ -45,4 +45,4 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
     yield handle
 
 
-WORKER = WorkerSpec(name="scanner", input="scan", output="analyze", build=build)
+WORKER = WorkerSpec(name="scanner", input="scan", output="analyze", build=build, accepts=(ScanRequested,))

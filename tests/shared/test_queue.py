@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from shared.errors import PermanentError, TransientError
-from shared.events import Envelope, ScanRequested
+from shared.events import Envelope, ResourceFound, ScanRequested
 from shared.publisher import Publisher
-from shared.queue import REASON_ATTRIBUTE, Consumer, ConsumerConfig
+from shared.queue import REASON_ATTRIBUTE, RECEIVES_ATTRIBUTE, Consumer, ConsumerConfig
 from shared.worker import Runtime
 
 FAST = ConsumerConfig(
@@ -283,3 +283,26 @@ async def test_a_message_caught_by_the_last_poll_after_stop_is_visible_again_at_
     # Visible again now, not after the 300 s visibility timeout of an abandoned poll.
     [again] = await drain_raw(runtime, runtime.queues["scan"].url)
     assert json.loads(again["Body"])["payload"]["scan_id"] == "late"
+
+
+async def test_a_misrouted_event_goes_to_the_dlq_at_once_with_its_reason(runtime: Runtime) -> None:
+    """The real scanner worker reads only ScanRequested: a ResourceFound sent to its queue by mistake is
+    dead-lettered on its first receive, before the handler sees it (it used to fail five times)."""
+    from services.scanner.main import WORKER as SCANNER
+    from shared.worker import run_workers
+    from tests.shared.factories import finding
+
+    await runtime.publisher.publish(runtime.queues["scan"].url, [ResourceFound(finding=finding())])
+    stop = asyncio.Event()
+    workers = asyncio.create_task(run_workers(runtime, [SCANNER], stop=stop))
+    try:
+        async with asyncio.timeout(20):
+            while not (dead := await drain_raw(runtime, runtime.queues["scan"].dlq_url)):
+                await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await workers
+    [message] = dead
+    reason = message["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"]
+    assert "ResourceFound is not for cloudthrift-scan, which takes ScanRequested" in reason
+    assert message["MessageAttributes"][RECEIVES_ATTRIBUTE]["StringValue"] == "1"
