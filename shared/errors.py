@@ -5,7 +5,7 @@
     └── PipelineError          raised while handling a message
         ├── PermanentError     retrying cannot help: the message goes to the DLQ with this reason
         │   ├── InvalidEvent        the body does not parse, or has an unknown schema version
-        │   ├── UnsupportedResource a kind no detector/action is registered for
+        │   ├── UnsupportedResource a kind, check or remedy this version does not know
         │   └── LimitExceeded       a safety cap was hit
         └── TransientError     try again later: the message becomes visible again, with backoff
 
@@ -37,7 +37,7 @@ class InvalidEvent(PermanentError):
 
 
 class UnsupportedResource(PermanentError):
-    """No detector or action is registered for the resource kind."""
+    """No kind, check or remedy of that name is registered (shared/kinds/)."""
 
 
 class LimitExceeded(PermanentError):

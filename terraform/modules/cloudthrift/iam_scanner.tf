@@ -1,6 +1,6 @@
 # The scanner only describes: it lists volumes, addresses and regions, and records sightings in the ledger.
-# Every permission a detector declares (services/scanner/resources/*.py `permissions`) must be here;
-# tests/deploy/test_terraform.py checks it.
+# Every permission a kind or check declares (shared/kinds/, `cloudthrift kinds`) must be here;
+# tests/kinds/test_registry.py checks it.
 
 resource "aws_iam_role" "scanner" {
   name               = "${var.prefix}-scanner"
