@@ -13,50 +13,37 @@ own states): whoever wins the APPROVED → EXECUTING claim is the only one allow
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from shared.errors import TransientError
-from shared.events import EVENT_NAMESPACE, Analysis, DecisionKey, Finding, utcnow
+from shared.events import DecisionKey, Finding, utcnow
+from shared.record import (
+    ALLOWED,
+    Attr,
+    Decision,
+    State,
+    TransitionResult,
+    decision_id_for,
+    from_dynamo,
+    plain,
+    to_dynamo,
+)
 
+__all__ = [
+    "ALLOWED",
+    "STATE_INDEX",
+    "Attr",
+    "Decision",
+    "Ledger",
+    "State",
+    "TransitionResult",
+    "decision_id_for",
+]
 
-class State(StrEnum):
-    FOUND = "FOUND"
-    ANALYZED = "ANALYZED"
-    AWAITING_APPROVAL = "AWAITING_APPROVAL"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-    SNOOZED = "SNOOZED"
-    EXECUTING = "EXECUTING"
-    EXECUTED = "EXECUTED"
-    SKIPPED = "SKIPPED"
-    FAILED = "FAILED"
-
-
-S = State
-# Which moves are legal. A move not listed is a programming error, raised before anything is written.
-ALLOWED: dict[State, frozenset[State]] = {
-    S.FOUND: frozenset({S.ANALYZED}),
-    S.ANALYZED: frozenset({S.ANALYZED, S.AWAITING_APPROVAL}),
-    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.SNOOZED}),
-    S.APPROVED: frozenset({S.EXECUTING}),
-    # EXECUTING → EXECUTING is a takeover of an expired claim (a crashed executor).
-    S.EXECUTING: frozenset({S.EXECUTING, S.EXECUTED, S.SKIPPED, S.FAILED}),
-    S.FAILED: frozenset({S.EXECUTING}),
-    # A new cycle: the resource is idle again after it was skipped, snoozed past its date, or dry-run.
-    S.SKIPPED: frozenset({S.FOUND}),
-    S.SNOOZED: frozenset({S.FOUND}),
-    S.EXECUTED: frozenset({S.FOUND}),
-    S.REJECTED: frozenset(),
-}
 
 STATE_INDEX = "by-state"
 _BATCH_ATTEMPTS = 8
@@ -64,95 +51,6 @@ _BATCH_ATTEMPTS = 8
 
 class Unprocessed(TransientError):
     """DynamoDB returned part of a batch read unprocessed, even after backing off."""
-
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def decision_id_for(key: DecisionKey, cycle: int) -> str:
-    """Stable id of one decision cycle: the same finding in the same cycle always gets the same id."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, f"decision#{key.pk}#{cycle}"))
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A ledger item as read back: typed accessors over DynamoDB attributes."""
-
-    attrs: Mapping[str, Any]
-
-    @property
-    def pk(self) -> str:
-        return str(self.attrs["pk"])
-
-    @property
-    def key(self) -> DecisionKey:
-        return DecisionKey.from_pk(self.pk)
-
-    @property
-    def state(self) -> State:
-        return State(self.attrs["state"])
-
-    @property
-    def decision_id(self) -> str:
-        return str(self.attrs["decision_id"])
-
-    @property
-    def cycle(self) -> int:
-        return int(self.attrs.get("cycle", 0))
-
-    @property
-    def version(self) -> int:
-        return int(self.attrs.get("version", 0))
-
-    @property
-    def finding(self) -> Finding:
-        return Finding.model_validate_json(self.attrs["finding"])
-
-    @property
-    def analysis(self) -> Analysis | None:
-        raw = self.attrs.get("analysis")
-        return Analysis.model_validate_json(raw) if raw else None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.attrs.get(name, default)
-
-    def time(self, name: str) -> datetime | None:
-        raw = self.attrs.get(name)
-        return datetime.fromisoformat(raw) if raw else None
-
-
-@dataclass(frozen=True)
-class TransitionResult:
-    """`applied` tells who won; `current` is the item after our write, or the one that beat us."""
-
-    applied: bool
-    current: Decision | None
-
-
-def _to_dynamo(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_plain(value))
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB wants Decimal, not float, and strings for times, enums and models."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, StrEnum):
-        return value.value
-    if hasattr(value, "model_dump_json"):
-        return value.model_dump_json()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _from_dynamo(item: Mapping[str, Any]) -> Decision:
-    return Decision({name: _deserializer.deserialize(value) for name, value in item.items()})
 
 
 class Ledger:
@@ -170,7 +68,7 @@ class Ledger:
         pk = key if isinstance(key, str) else key.pk
         answer = await self._db.get_item(TableName=self._table, Key={"pk": {"S": pk}}, ConsistentRead=True)
         item = answer.get("Item")
-        return _from_dynamo(item) if item else None
+        return from_dynamo(item) if item else None
 
     async def get_many(self, keys: Iterable[DecisionKey]) -> dict[str, Decision]:
         """Batch reads, 100 keys a call; what DynamoDB leaves unprocessed (throttling) is asked for
@@ -194,7 +92,7 @@ class Ledger:
                 with attempt:
                     answer = await self._db.batch_get_item(RequestItems=request)
                     for item in answer.get("Responses", {}).get(self._table, []):
-                        decision = _from_dynamo(item)
+                        decision = from_dynamo(item)
                         found[decision.pk] = decision
                     request = answer.get("UnprocessedKeys") or {}
                     if request:
@@ -211,14 +109,14 @@ class Ledger:
         try:
             await self._db.put_item(
                 TableName=self._table,
-                Item={name: _to_dynamo(value) for name, value in item.items()},
+                Item={name: to_dynamo(value) for name, value in item.items()},
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as lost:
             old = lost.response.get("Item")
-            return TransitionResult(False, _from_dynamo(old) if old else None)
-        return TransitionResult(True, Decision({k: _plain(v) for k, v in item.items()}))
+            return TransitionResult(False, from_dynamo(old) if old else None)
+        return TransitionResult(True, Decision({k: plain(v) for k, v in item.items()}))
 
     async def create_many(
         self, findings: Sequence[Finding], *, now: datetime | None = None, concurrency: int = 16
@@ -293,7 +191,7 @@ class Ledger:
             "history = list_append(if_not_exists(history, :empty), :history)",
         ]
         for index, (name, value) in enumerate((fields or {}).items()):
-            names[f"#f{index}"] = name
+            names[f"#f{index}"] = str(name)
             values[f":f{index}"] = value
             sets.append(f"#f{index} = :f{index}")
         placeholders = []
@@ -324,14 +222,14 @@ class Ledger:
                 UpdateExpression=expression,
                 ConditionExpression=f"attribute_exists(pk) AND {condition}",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={name: _to_dynamo(value) for name, value in values.items()},
+                ExpressionAttributeValues={name: to_dynamo(value) for name, value in values.items()},
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as lost:
             old = lost.response.get("Item")
-            return TransitionResult(False, _from_dynamo(old) if old else None)
-        return TransitionResult(True, _from_dynamo(answer["Attributes"]))
+            return TransitionResult(False, from_dynamo(old) if old else None)
+        return TransitionResult(True, from_dynamo(answer["Attributes"]))
 
     async def forget(self, key: DecisionKey | str, *, expected: State, idle_since: str) -> bool:
         """Drop a FOUND item whose resource was seen busy again, so its idle clock restarts.
@@ -375,21 +273,21 @@ class Ledger:
             **projection,
         ):
             for item in page.get("Items", []):
-                yield _from_dynamo(item)
+                yield from_dynamo(item)
 
     async def everything(self) -> AsyncIterator[Decision]:
         """A full table scan: for reports over small ledgers and the local default, not for workers."""
         paginator = self._db.get_paginator("scan")
         async for page in paginator.paginate(TableName=self._table):
             for item in page.get("Items", []):
-                yield _from_dynamo(item)
+                yield from_dynamo(item)
 
     async def put_record(self, pk: str, attributes: Mapping[str, Any]) -> bool:
         """Write an auxiliary record (not a decision) once; False if it already exists."""
         try:
             await self._db.put_item(
                 TableName=self._table,
-                Item={"pk": {"S": pk}} | {name: _to_dynamo(value) for name, value in attributes.items()},
+                Item={"pk": {"S": pk}} | {name: to_dynamo(value) for name, value in attributes.items()},
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self._db.exceptions.ConditionalCheckFailedException:
@@ -398,23 +296,24 @@ class Ledger:
 
     @staticmethod
     def _new_item(finding: Finding, *, cycle: int, now: datetime) -> dict[str, Any]:
+        key = finding.key
         return {
-            "pk": finding.key.pk,
-            "state": State.FOUND.value,
-            "decision_id": decision_id_for(finding.key, cycle),
-            "cycle": cycle,
-            "version": 1,
-            "kind": finding.kind,
-            "check": finding.check,
-            "account_id": finding.key.account_id,
-            "region": finding.key.region,
-            "resource_id": finding.key.resource_id,
-            "created_at": now.isoformat(),
-            "updated_at": now.isoformat(),
-            "idle_since": finding.idle_since.isoformat(),
-            "monthly_cost_usd": finding.cost.monthly_usd,
-            "net_monthly_saving_usd": finding.cost.net_monthly_saving_usd,
-            "fingerprint": finding.fingerprint,
-            "finding": finding.model_dump_json(),
-            "history": [{"from": "", "to": State.FOUND.value, "at": now.isoformat(), "by": "scanner"}],
+            Attr.PK: key.pk,
+            Attr.STATE: State.FOUND.value,
+            Attr.DECISION_ID: decision_id_for(key, cycle),
+            Attr.CYCLE: cycle,
+            Attr.VERSION: 1,
+            Attr.KIND: key.kind,
+            Attr.CHECK: key.check,
+            Attr.ACCOUNT_ID: key.account_id,
+            Attr.REGION: key.region,
+            Attr.RESOURCE_ID: key.resource_id,
+            Attr.CREATED_AT: now.isoformat(),
+            Attr.UPDATED_AT: now.isoformat(),
+            Attr.IDLE_SINCE: finding.idle_since.isoformat(),
+            Attr.MONTHLY_COST_USD: finding.cost.monthly_usd,
+            Attr.NET_MONTHLY_SAVING_USD: finding.cost.net_monthly_saving_usd,
+            Attr.FINGERPRINT: finding.fingerprint,
+            Attr.FINDING: finding.model_dump_json(),
+            Attr.HISTORY: [{"from": "", "to": State.FOUND.value, "at": now.isoformat(), "by": "scanner"}],
         }

@@ -47,7 +47,7 @@ def moto_endpoint() -> Iterator[str]:
 def _fresh_aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts from an empty account, and any code reading the environment finds moto."""
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).read()
+    urllib.request.urlopen(request, timeout=60).read()  # a busy shared machine can take seconds
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     for name in list(os.environ):
         if name.startswith(("CLOUDTHRIFT_", "DISCORD_", "GEMINI_", "GOOGLE_")):

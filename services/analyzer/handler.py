@@ -36,7 +36,7 @@ from services.analyzer.costs import ModelPrices
 from services.analyzer.rules import raise_to_floor, rules_analysis
 from shared.errors import InvalidEvent, TransientError
 from shared.events import Analysis, Envelope, Finding, ResourceAnalyzed, ResourceFound, utcnow
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 from shared.telemetry.metrics import Metrics, NullMetrics, record_gemini_usage
 from shared.telemetry.tracing import Tracing, annotate
 
@@ -89,10 +89,10 @@ def cache_key(finding: Finding, model: str) -> str:
 
 def _cached(decision: Decision, key: str | None, now: datetime, cache_for: timedelta) -> Analysis | None:
     """The Gemini analysis kept on the decision, if it was made for exactly this key, recently enough."""
-    raw = decision.get("gemini_analysis")
-    if key is None or raw is None or decision.get("gemini_cache_key") != key:
+    raw = decision.get(Attr.GEMINI_ANALYSIS)
+    if key is None or raw is None or decision.get(Attr.GEMINI_CACHE_KEY) != key:
         return None
-    cached_at = decision.time("gemini_cached_at")
+    cached_at = decision.time(Attr.GEMINI_CACHED_AT)
     if cached_at is None or now - cached_at >= cache_for:
         return None
     return Analysis.model_validate_json(raw)
@@ -123,9 +123,9 @@ async def handle_found(event: Envelope[ResourceFound], deps: AnalyzerDeps) -> li
         fields = _fields(produced, finding, event, now)
         if produced.fresh_gemini is not None:
             fields |= {
-                "gemini_analysis": produced.fresh_gemini,
-                "gemini_cache_key": key,
-                "gemini_cached_at": now,
+                Attr.GEMINI_ANALYSIS: produced.fresh_gemini,
+                Attr.GEMINI_CACHE_KEY: key,
+                Attr.GEMINI_CACHED_AT: now,
             }
         result = await deps.ledger.transition(
             decision.pk,
@@ -160,9 +160,9 @@ def _next_step(
         return "analyse"
     if decision.state is not State.ANALYZED:
         return "skip"
-    if decision.analysis is not None and decision.get("analysis_fingerprint") == finding.fingerprint:
+    if decision.analysis is not None and decision.get(Attr.ANALYSIS_FINGERPRINT) == finding.fingerprint:
         return "republish"
-    analysed_event_at = decision.time("analysis_event_at")
+    analysed_event_at = decision.time(Attr.ANALYSIS_EVENT_AT)
     if analysed_event_at is not None and occurred_at <= analysed_event_at:
         return "skip"  # a late copy of an older scan's message: the newer analysis stands
     return "analyse"
@@ -172,22 +172,22 @@ def _fields(
     produced: Produced, finding: Finding, event: Envelope[ResourceFound], now: datetime
 ) -> dict[str, object]:
     fields: dict[str, object] = {
-        "analysis": produced.analysis,
-        "analysis_source": produced.analysis.source,
-        "analysis_fingerprint": finding.fingerprint,
-        "analysis_event_at": event.occurred_at,
-        "analysis_cached": produced.cached,
-        "analysis_tokens_in": produced.tokens_in,
-        "analysis_tokens_out": produced.tokens_out,
-        "analyzed_at": now,
+        Attr.ANALYSIS: produced.analysis,
+        Attr.ANALYSIS_SOURCE: produced.analysis.source,
+        Attr.ANALYSIS_FINGERPRINT: finding.fingerprint,
+        Attr.ANALYSIS_EVENT_AT: event.occurred_at,
+        Attr.ANALYSIS_CACHED: produced.cached,
+        Attr.ANALYSIS_TOKENS_IN: produced.tokens_in,
+        Attr.ANALYSIS_TOKENS_OUT: produced.tokens_out,
+        Attr.ANALYZED_AT: now,
         # The decision shows what was analysed (a re-scan may have changed the facts since FOUND).
-        "finding": finding,
-        "fingerprint": finding.fingerprint,
+        Attr.FINDING: finding,
+        Attr.FINGERPRINT: finding.fingerprint,
     }
     if produced.cost_usd is not None:
-        fields["analysis_cost_usd"] = produced.cost_usd
+        fields[Attr.ANALYSIS_COST_USD] = produced.cost_usd
     if produced.fallback_reason:
-        fields["analysis_fallback_reason"] = produced.fallback_reason[:300]
+        fields[Attr.ANALYSIS_FALLBACK_REASON] = produced.fallback_reason[:300]
     return fields
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from shared.errors import TransientError
-from shared.ledger import Decision, Ledger, State, TransitionResult
+from shared.ledger import Attr, Decision, Ledger, State, TransitionResult
 
 log = structlog.get_logger("cloudthrift.executor")
 ACTOR = "executor"
@@ -54,7 +54,7 @@ class Claim:
             self.pk,
             State.EXECUTING,
             State.EXECUTING,
-            fields={"claim_expires_at": now + self.ttl},
+            fields={Attr.CLAIM_EXPIRES_AT: now + self.ttl},
             actor=ACTOR,
             note="claim renewed",
             now=now,
@@ -96,7 +96,7 @@ class Claim:
                 self.pk,
                 State.EXECUTING,
                 State.EXECUTING,
-                fields={"claim_expires_at": now},
+                fields={Attr.CLAIM_EXPIRES_AT: now},
                 actor=ACTOR,
                 note=f"claim released: {why}"[:300],
                 now=now,
@@ -132,7 +132,7 @@ async def take_claim(
     """Claim a decision (APPROVED → EXECUTING), or take over a failed or expired attempt; None if beaten."""
     now = clock()
     claim_id = str(uuid.uuid4())
-    fields = {"claim_id": claim_id, "claim_expires_at": now + ttl, "claimed_at": now}
+    fields = {Attr.CLAIM_ID: claim_id, Attr.CLAIM_EXPIRES_AT: now + ttl, Attr.CLAIMED_AT: now}
     if resume:
         # FAILED (a DLQ replay), or EXECUTING whose claim expired (a crashed or released attempt).
         result = await ledger.transition(

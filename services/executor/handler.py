@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, NoReturn
 
 import structlog
@@ -32,11 +31,11 @@ from services.executor.outcome import OutcomeReporter, tell
 from services.executor.rules import admit, classify_error, error_code, recheck, role_refusal, saving
 from shared.aws import ClientFactory, RegionClients
 from shared.errors import PermanentError, TransientError, UnsupportedResource
-from shared.events import ApprovalGranted, Approver, Envelope, Payload, utcnow
+from shared.events import ApprovalGranted, Envelope, Payload, utcnow
 from shared.kinds import Check, Kind, discover, remedies_of
 from shared.kinds.base import Done, Job, Observation, Refused, Remedy, Usage
 from shared.kinds.usage import read_usage
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 from shared.registry import Registry
 from shared.telemetry.metrics import Metrics, NullMetrics, record_execution
 
@@ -121,15 +120,14 @@ def _count(deps: ExecutorDeps, decision: Decision | None) -> None:
     """One Datadog count per outcome; an executed one adds its monthly saving (real or dry run)."""
     if decision is None:
         return
-    saving_field = "would_save_monthly_usd" if decision.get("dry_run") else "realised_monthly_saving_usd"
     record_execution(
         deps.metrics,
         decision.state.value.lower(),
-        kind=str(decision.get("kind")),
+        kind=decision.kind,
         region=decision.key.region,
         account_id=decision.key.account_id,
         dry_run=deps.policy.dry_run,
-        monthly_saving_usd=Decimal(str(decision.get(saving_field) or 0)),
+        monthly_saving_usd=decision.saving_usd,
     )
 
 
@@ -201,7 +199,7 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
         return _executed(await remedy.rehearse(clients, job), approval, decision, deps)
     done = await remedy.apply(clients, job)
     if isinstance(done, Refused):
-        extra = {"snapshot_id": done.snapshot_id} if done.snapshot_id else {}
+        extra = {Attr.SNAPSHOT_ID: done.snapshot_id} if done.snapshot_id else {}
         return _skipped(done.reason, approval, decision, deps, extra)
     return _executed(done, approval, decision, deps)
 
@@ -216,12 +214,11 @@ async def _usage_now(
 
 def _approval_fields(approval: ApprovalGranted, decision: Decision) -> dict[str, Any]:
     """Who approved and when, as the ledger recorded the click (the message only if it did not)."""
-    raw = decision.get("approver")
-    approver = Approver.model_validate_json(raw) if isinstance(raw, str) else approval.approver
+    approver = decision.approver or approval.approver
     return {
-        "approver": approver,
-        "approver_name": approver.name,
-        "approved_at": decision.time("approved_at") or approval.approved_at,
+        Attr.APPROVER: approver,
+        Attr.APPROVER_NAME: approver.name,
+        Attr.APPROVED_AT: decision.time(Attr.APPROVED_AT) or approval.approved_at,
     }
 
 
@@ -229,15 +226,15 @@ def _executed(done: Done, approval: ApprovalGranted, decision: Decision, deps: E
     dry_run = deps.policy.dry_run
     amount = saving(decision.finding.cost, done.keeps_snapshot)
     fields: dict[str, Any] = _approval_fields(approval, decision) | {
-        "executed_at": deps.clock(),
-        "action": done.action,
-        "dry_run": dry_run,
-        "already_gone": done.already_gone,
+        Attr.EXECUTED_AT: deps.clock(),
+        Attr.ACTION: done.action,
+        Attr.DRY_RUN: dry_run,
+        Attr.ALREADY_GONE: done.already_gone,
         # Distinct names so a dry run can never be summed into realised savings by mistake.
-        ("would_save_monthly_usd" if dry_run else "realised_monthly_saving_usd"): amount,
+        (Attr.WOULD_SAVE_MONTHLY_USD if dry_run else Attr.REALISED_MONTHLY_SAVING_USD): amount,
     }
     if done.snapshot_id:
-        fields["snapshot_id"] = done.snapshot_id
+        fields[Attr.SNAPSHOT_ID] = done.snapshot_id
     fields.update({name: value for name, value in done.record.items() if value is not None})
     note = f"{'dry run: would ' if dry_run else ''}{done.action}; saving {amount}/month"
     return Result(State.EXECUTED, fields, note)
@@ -252,7 +249,7 @@ def _skipped(
 ) -> Result:
     fields = (
         _approval_fields(approval, decision)
-        | {"skip_reason": reason, "skipped_at": deps.clock()}
+        | {Attr.SKIP_REASON: reason, Attr.SKIPPED_AT: deps.clock()}
         | (extra or {})
     )
     return Result(State.SKIPPED, fields, f"skipped: {reason}")
@@ -266,9 +263,9 @@ async def _on_error(
     described = f"{type(exc).__name__}: {exc}"[:500]
     if verdict in ("permission", "failed"):
         fields = _approval_fields(approval, decision) | {
-            "error": described,
-            "error_code": error_code(exc) or type(exc).__name__,
-            "failed_at": deps.clock(),
+            Attr.ERROR: described,
+            Attr.ERROR_CODE: error_code(exc) or type(exc).__name__,
+            Attr.FAILED_AT: deps.clock(),
         }
         finished = await claim.finish(State.FAILED, fields, f"failed: {described}")
         if finished.applied:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from shared.events import Finding
-from shared.ledger import Decision, Ledger, State, decision_id_for
+from shared.ledger import Attr, Decision, Ledger, State, decision_id_for
 
 log = structlog.get_logger("cloudthrift.scanner")
 
@@ -54,11 +54,11 @@ async def gate(findings: list[Finding], ledger: Ledger, now: datetime, min_idle:
         if decision.state in _QUIET:
             gated.quiet += 1
             continue
-        idle_since = decision.time("idle_since") or now
+        idle_since = decision.time(Attr.IDLE_SINCE) or now
         if now - idle_since < min_idle:
             gated.idle_too_briefly += 1
             continue
-        gated.announce.append(finding.model_copy(update={"idle_since": idle_since}))
+        gated.announce.append(finding.model_copy(update={Attr.IDLE_SINCE: idle_since}))
     return gated
 
 
@@ -67,10 +67,10 @@ async def _maybe_new_cycle(
 ) -> Decision | None:
     """Start a new decision for a resource that is idle again after a snooze, a skip or a dry run."""
     if decision.state is State.SNOOZED:
-        until = decision.time("snoozed_until")
+        until = decision.time(Attr.SNOOZED_UNTIL)
         if until is not None and until > now:
             return None
-    if decision.state is State.EXECUTED and not decision.get("dry_run", False):
+    if decision.state is State.EXECUTED and not decision.get(Attr.DRY_RUN, False):
         log.warning("scan.executed_resource_still_idle", pk=decision.pk)
         return None
     cycle = decision.cycle + 1
@@ -79,13 +79,14 @@ async def _maybe_new_cycle(
         decision.state,
         State.FOUND,
         fields={
-            "cycle": cycle,
-            "decision_id": decision_id_for(finding.key, cycle),
-            "idle_since": (decision.time("idle_since") if decision.state is State.SNOOZED else now) or now,
-            "finding": finding,
-            "fingerprint": finding.fingerprint,
-            "monthly_cost_usd": finding.cost.monthly_usd,
-            "net_monthly_saving_usd": finding.cost.net_monthly_saving_usd,
+            Attr.CYCLE: cycle,
+            Attr.DECISION_ID: decision_id_for(finding.key, cycle),
+            Attr.IDLE_SINCE: (decision.time(Attr.IDLE_SINCE) if decision.state is State.SNOOZED else now)
+            or now,
+            Attr.FINDING: finding,
+            Attr.FINGERPRINT: finding.fingerprint,
+            Attr.MONTHLY_COST_USD: finding.cost.monthly_usd,
+            Attr.NET_MONTHLY_SAVING_USD: finding.cost.net_monthly_saving_usd,
         },
         actor="scanner",
         note=f"idle again: new cycle {cycle}",
@@ -101,11 +102,11 @@ async def forget_busy(
     """A FOUND resource not seen idle by its check in a complete scan of its region is busy again:
     reset its clock. `checked` holds the (region, kind, check) triples the scan covered."""
     # Only the fields read below: every FOUND finding's JSON would otherwise cross the wire each scan.
-    fields = ("account_id", "region", "kind", "check", "idle_since")
+    fields = (Attr.ACCOUNT_ID, Attr.REGION, Attr.KIND, Attr.CHECK, Attr.IDLE_SINCE)
     async for decision in ledger.by_state(State.FOUND, attributes=fields):
-        if decision.get("account_id") != account_id or decision.pk in idle_pks:
+        if decision.get(Attr.ACCOUNT_ID) != account_id or decision.pk in idle_pks:
             continue
-        if (decision.get("region"), decision.get("kind"), decision.get("check")) not in checked:
+        if (decision.get(Attr.REGION), decision.get(Attr.KIND), decision.get(Attr.CHECK)) not in checked:
             continue
-        if await ledger.forget(decision.pk, expected=State.FOUND, idle_since=decision.get("idle_since")):
+        if await ledger.forget(decision.pk, expected=State.FOUND, idle_since=decision.get(Attr.IDLE_SINCE)):
             log.info("scan.idle_clock_reset", pk=decision.pk)

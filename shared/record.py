@@ -1,0 +1,243 @@
+"""The decision item: its states, its attribute names, and typed reads of it (Powertools' DataRecord).
+
+One module owns what a ledger item is made of. Stages read a decision through `Decision`'s typed
+properties and write through `Attr` names, so no attribute name is a bare string repeated across
+stages: renaming one is a change here, and a typo is an AttributeError, not a silently missing field.
+
+    FOUND → ANALYZED → AWAITING_APPROVAL → APPROVED → EXECUTING → EXECUTED
+                                         ↘ REJECTED              ↘ SKIPPED
+                                         ↘ SNOOZED               ↘ FAILED
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from shared.events import EVENT_NAMESPACE, Analysis, Approver, DecisionKey, Finding
+
+
+class Attr(StrEnum):
+    """Every attribute of a decision item, grouped by the stage that writes it."""
+
+    # identity and bookkeeping (the ledger)
+    PK = "pk"
+    STATE = "state"
+    DECISION_ID = "decision_id"
+    CYCLE = "cycle"
+    VERSION = "version"
+    KIND = "kind"
+    CHECK = "check"
+    ACCOUNT_ID = "account_id"
+    REGION = "region"
+    RESOURCE_ID = "resource_id"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    HISTORY = "history"
+    # the scanner
+    IDLE_SINCE = "idle_since"
+    FINDING = "finding"
+    FINGERPRINT = "fingerprint"
+    MONTHLY_COST_USD = "monthly_cost_usd"
+    NET_MONTHLY_SAVING_USD = "net_monthly_saving_usd"
+    # the analyzer
+    ANALYSIS = "analysis"
+    ANALYSIS_SOURCE = "analysis_source"
+    ANALYSIS_FINGERPRINT = "analysis_fingerprint"
+    ANALYSIS_EVENT_AT = "analysis_event_at"
+    ANALYSIS_CACHED = "analysis_cached"
+    ANALYSIS_TOKENS_IN = "analysis_tokens_in"
+    ANALYSIS_TOKENS_OUT = "analysis_tokens_out"
+    ANALYSIS_COST_USD = "analysis_cost_usd"
+    ANALYSIS_FALLBACK_REASON = "analysis_fallback_reason"
+    ANALYZED_AT = "analyzed_at"
+    GEMINI_ANALYSIS = "gemini_analysis"
+    GEMINI_CACHE_KEY = "gemini_cache_key"
+    GEMINI_CACHED_AT = "gemini_cached_at"
+    # the notifier and the interactions endpoint
+    CARD_ID = "card_id"
+    CHANNEL_ID = "channel_id"
+    MESSAGE_ID = "message_id"
+    NOTIFY_GROUP = "notify_group"
+    APPROVER = "approver"
+    APPROVER_NAME = "approver_name"
+    APPROVED_AT = "approved_at"
+    DECIDED_AT = "decided_at"
+    DECIDED_BY = "decided_by"
+    SNOOZED_UNTIL = "snoozed_until"
+    # the executor
+    CLAIM_ID = "claim_id"
+    CLAIM_EXPIRES_AT = "claim_expires_at"
+    CLAIMED_AT = "claimed_at"
+    ACTION = "action"
+    DRY_RUN = "dry_run"
+    ALREADY_GONE = "already_gone"
+    EXECUTED_AT = "executed_at"
+    REALISED_MONTHLY_SAVING_USD = "realised_monthly_saving_usd"
+    WOULD_SAVE_MONTHLY_USD = "would_save_monthly_usd"
+    SNAPSHOT_ID = "snapshot_id"
+    SKIP_REASON = "skip_reason"
+    SKIPPED_AT = "skipped_at"
+    ERROR = "error"
+    ERROR_CODE = "error_code"
+    FAILED_AT = "failed_at"
+
+
+class State(StrEnum):
+    FOUND = "FOUND"
+    ANALYZED = "ANALYZED"
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    SNOOZED = "SNOOZED"
+    EXECUTING = "EXECUTING"
+    EXECUTED = "EXECUTED"
+    SKIPPED = "SKIPPED"
+    FAILED = "FAILED"
+
+
+S = State
+# Which moves are legal. A move not listed is a programming error, raised before anything is written.
+ALLOWED: dict[State, frozenset[State]] = {
+    S.FOUND: frozenset({S.ANALYZED}),
+    S.ANALYZED: frozenset({S.ANALYZED, S.AWAITING_APPROVAL}),
+    S.AWAITING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.SNOOZED}),
+    S.APPROVED: frozenset({S.EXECUTING}),
+    # EXECUTING → EXECUTING is a takeover of an expired claim (a crashed executor).
+    S.EXECUTING: frozenset({S.EXECUTING, S.EXECUTED, S.SKIPPED, S.FAILED}),
+    S.FAILED: frozenset({S.EXECUTING}),
+    # A new cycle: the resource is idle again after it was skipped, snoozed past its date, or dry-run.
+    S.SKIPPED: frozenset({S.FOUND}),
+    S.SNOOZED: frozenset({S.FOUND}),
+    S.EXECUTED: frozenset({S.FOUND}),
+    S.REJECTED: frozenset(),
+}
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def decision_id_for(key: DecisionKey, cycle: int) -> str:
+    """Stable id of one decision cycle: the same finding in the same cycle always gets the same id."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"decision#{key.pk}#{cycle}"))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A ledger item as read back: typed accessors over DynamoDB attributes."""
+
+    attrs: Mapping[str, Any]
+
+    @property
+    def pk(self) -> str:
+        return str(self.attrs["pk"])
+
+    @property
+    def key(self) -> DecisionKey:
+        return DecisionKey.from_pk(self.pk)
+
+    @property
+    def state(self) -> State:
+        return State(self.attrs["state"])
+
+    @property
+    def decision_id(self) -> str:
+        return str(self.attrs["decision_id"])
+
+    @property
+    def cycle(self) -> int:
+        return int(self.attrs.get("cycle", 0))
+
+    @property
+    def version(self) -> int:
+        return int(self.attrs.get("version", 0))
+
+    @property
+    def kind(self) -> str:
+        return str(self.attrs.get(Attr.KIND) or self.key.kind)
+
+    @property
+    def fingerprint(self) -> str | None:
+        value = self.attrs.get(Attr.FINGERPRINT)
+        return str(value) if value else None
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.attrs.get(Attr.DRY_RUN, False))
+
+    @property
+    def approver(self) -> Approver | None:
+        raw = self.attrs.get(Attr.APPROVER)
+        return Approver.model_validate_json(raw) if isinstance(raw, str) else None
+
+    @property
+    def approver_name(self) -> str | None:
+        value = self.attrs.get(Attr.APPROVER_NAME)
+        return str(value) if value else None
+
+    @property
+    def card_id(self) -> str | None:
+        value = self.attrs.get(Attr.CARD_ID)
+        return str(value) if value else None
+
+    @property
+    def saving_usd(self) -> Decimal:
+        """The monthly saving of an executed decision: realised, or what a dry run would have saved."""
+        name = Attr.WOULD_SAVE_MONTHLY_USD if self.dry_run else Attr.REALISED_MONTHLY_SAVING_USD
+        return Decimal(str(self.attrs.get(name) or 0))
+
+    @property
+    def finding(self) -> Finding:
+        return Finding.model_validate_json(self.attrs["finding"])
+
+    @property
+    def analysis(self) -> Analysis | None:
+        raw = self.attrs.get("analysis")
+        return Analysis.model_validate_json(raw) if raw else None
+
+    def get(self, name: Attr | str, default: Any = None) -> Any:
+        return self.attrs.get(name, default)
+
+    def time(self, name: Attr | str) -> datetime | None:
+        raw = self.attrs.get(name)
+        return datetime.fromisoformat(raw) if raw else None
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """`applied` tells who won; `current` is the item after our write, or the one that beat us."""
+
+    applied: bool
+    current: Decision | None
+
+
+def to_dynamo(value: Any) -> dict[str, Any]:
+    return _SERIALIZER.serialize(plain(value))
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB wants Decimal, not float, and strings for times, enums and models."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if hasattr(value, "model_dump_json"):
+        return value.model_dump_json()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def from_dynamo(item: Mapping[str, Any]) -> Decision:
+    return Decision({name: _DESERIALIZER.deserialize(value) for name, value in item.items()})
