@@ -180,6 +180,11 @@ class Settings(BaseSettings):
         return f"{self.cloudthrift_prefix}-ledger"
 
 
+def default(name: str) -> Any:
+    """A setting's default, for the policies runners build from the settings: written once, here."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)
+
+
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Build the settings, turning a validation error into one readable line per bad variable."""
     try:

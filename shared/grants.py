@@ -13,14 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared.config import Settings
+from shared.config import default
 from shared.events import ApprovalGranted, Approver, Envelope, Payload
 from shared.ledger import Decision, State
 from shared.telemetry import TRACE_CONTEXT_FIELD
 from shared.telemetry.tracing import Tracing
 
 # CLOUDTHRIFT_APPROVAL_RECOVER_SECONDS's default, for callers built without the settings: one value.
-RECOVER_AFTER = timedelta(seconds=Settings.model_fields["cloudthrift_approval_recover_seconds"].default)
+RECOVER_AFTER = timedelta(seconds=default("cloudthrift_approval_recover_seconds"))
 _PARALLEL = 16
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import structlog
 
+from shared.config import default
 from shared.errors import InvalidEvent, PermanentError, TransientError
 from shared.events import Envelope, Payload, parse_event
 from shared.publisher import Publisher, QueueRef
@@ -46,11 +47,11 @@ Handler = Callable[[Envelope[Any]], Awaitable[Sequence[Payload]]]
 
 @dataclass(frozen=True)
 class ConsumerConfig:
-    max_concurrency: int = 10
-    visibility_timeout: int = 60
-    wait_time_seconds: int = 20
-    max_receives: int = 5
-    drain_seconds: float = 25
+    max_concurrency: int = default("cloudthrift_max_concurrency")
+    visibility_timeout: int = default("cloudthrift_visibility_timeout")
+    wait_time_seconds: int = default("cloudthrift_wait_time_seconds")
+    max_receives: int = default("cloudthrift_max_receives")
+    drain_seconds: float = default("cloudthrift_drain_seconds")
     backoff_base_seconds: int = 5
     backoff_max_seconds: int = 900
     heartbeat_every: float | None = None  # default: half the visibility timeout

@@ -34,6 +34,7 @@ from services.analyzer.answers import GeminiAnswer, GeminiFailure
 from services.analyzer.breaker import CircuitBreaker
 from services.analyzer.costs import ModelPrices
 from services.analyzer.rules import raise_to_floor, rules_analysis
+from shared.config import default
 from shared.errors import InvalidEvent, TransientError
 from shared.events import Analysis, Envelope, Finding, ResourceAnalyzed, ResourceFound, utcnow
 from shared.ledger import Attr, Decision, Ledger, State
@@ -61,10 +62,15 @@ class AnalyzerDeps:
     ledger: Ledger
     prices: ModelPrices
     analyst: Analyst | None = None  # None: no GEMINI_API_KEY, every analysis comes from the rules
-    breaker: CircuitBreaker = field(default_factory=lambda: CircuitBreaker(failures=5, cooldown_seconds=60))
+    breaker: CircuitBreaker = field(
+        default_factory=lambda: CircuitBreaker(
+            failures=default("gemini_breaker_failures"),
+            cooldown_seconds=default("gemini_breaker_cooldown_seconds"),
+        )
+    )
     clock: Callable[[], datetime] = utcnow
     metrics: Metrics = field(default_factory=NullMetrics)
-    cache_for: timedelta = timedelta(days=14)  # GEMINI_CACHE_DAYS; zero turns the cache off
+    cache_for: timedelta = timedelta(days=default("gemini_cache_days"))  # zero turns the cache off
     # The analyzer stage's tracer: each Gemini call is a span under the message's, so its latency and
     # failures show in the trace that follows the finding.
     tracing: Tracing | None = None

@@ -30,6 +30,7 @@ from services.executor.claim import Claim, ClaimLost, take_claim
 from services.executor.outcome import OutcomeReporter, tell
 from services.executor.rules import admit, classify_error, error_code, recheck, role_refusal, saving
 from shared.aws import ClientFactory, RegionClients
+from shared.config import default
 from shared.errors import PermanentError, TransientError, UnsupportedResource
 from shared.events import ApprovalGranted, Envelope, Payload, utcnow
 from shared.kinds import Check, Kind, discover, remedies_of
@@ -44,12 +45,12 @@ log = structlog.get_logger("cloudthrift.executor")
 
 @dataclass(frozen=True)
 class ExecutionPolicy:
-    dry_run: bool = True
-    snapshot_before_delete: bool = True
-    optout_tag: str = "cloudthrift:keep"
+    dry_run: bool = default("cloudthrift_dry_run")
+    snapshot_before_delete: bool = default("cloudthrift_snapshot_before_delete")
+    optout_tag: str = default("cloudthrift_optout_tag")
     # Mirrors the queue's visibility timeout: the claim lives as long as the message stays invisible.
-    claim_ttl: timedelta = timedelta(seconds=60)
-    snapshot_wait_seconds: int = 900
+    claim_ttl: timedelta = timedelta(seconds=default("cloudthrift_visibility_timeout"))
+    snapshot_wait_seconds: int = default("cloudthrift_snapshot_wait_seconds")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import structlog
 
 from services.notifier import cards
 from services.notifier.decide import CARD_PREFIX
+from shared.config import default
 from shared.discord import MessageSink
 from shared.errors import PermanentError, TransientError
 from shared.events import EVENT_NAMESPACE, Analysis, Envelope, Finding, ResourceAnalyzed, utcnow
@@ -41,9 +42,9 @@ _MAX_GROUP = 500
 
 @dataclass(frozen=True)
 class GroupPolicy:
-    threshold: int = 5  # more findings than this in one group: one group card; 0: never group
-    window: float = 5.0
-    max_wait: float = 60.0
+    threshold: int = default("cloudthrift_group_threshold")  # more in one group: one card; 0: never
+    window: float = default("cloudthrift_group_window_seconds")
+    max_wait: float = default("cloudthrift_group_max_wait_seconds")
     settle: float = 0.5  # lets the state index catch up with the last tags before reading it
     poll: float = 0.5
 

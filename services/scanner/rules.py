@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from shared.config import default
 from shared.events import CostEstimate, DecisionKey, Finding
 from shared.kinds import Check, Kind, remedies_of
 from shared.kinds.base import Observation, Usage
@@ -21,12 +22,12 @@ Verdict = Literal["idle", "busy", "opted-out", "too-young", "usage-unknown"]
 
 @dataclass(frozen=True)
 class ScanPolicy:
-    min_age: timedelta = timedelta(days=7)
-    min_idle: timedelta = timedelta(0)
-    optout_tag: str = "cloudthrift:keep"
+    min_age: timedelta = timedelta(days=default("cloudthrift_min_age_days"))
+    min_idle: timedelta = timedelta(days=default("cloudthrift_min_idle_days"))
+    optout_tag: str = default("cloudthrift_optout_tag")
     regions: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
-    region_concurrency: int = 8
+    region_concurrency: int = default("cloudthrift_region_concurrency")
 
 
 def classify(

@@ -73,3 +73,30 @@ def test_an_env_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     env_file.write_text("CLOUDTHRIFT_MIN_AGE_DAYS=3\nCLOUDTHRIFT_PREFIX=acme\n")
     loaded = load_settings(env_file=env_file)
     assert (loaded.cloudthrift_min_age_days, loaded.table_name) == (3, "acme-ledger")
+
+
+def test_each_policy_defaults_to_the_settings_defaults_written_once() -> None:
+    """A policy built by a runner from default settings equals the policy's own defaults: the handlers'
+    tests and the deployed workers run with the same numbers, written once in Settings."""
+    from dataclasses import replace
+
+    from services.executor.handler import ExecutionPolicy
+    from services.executor.main import execution_policy
+    from services.notifier.handler import GroupPolicy
+    from services.notifier.main import group_policy
+    from services.scanner.main import scan_policy
+    from services.scanner.rules import ScanPolicy
+    from shared.config import Settings
+    from shared.queue import ConsumerConfig
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert scan_policy(settings) == ScanPolicy()
+    assert execution_policy(settings) == ExecutionPolicy()
+    built = group_policy(settings)
+    assert replace(built, settle=GroupPolicy().settle, poll=GroupPolicy().poll) == GroupPolicy()
+    consumer = ConsumerConfig()
+    assert (consumer.max_concurrency, consumer.visibility_timeout, consumer.max_receives) == (
+        settings.cloudthrift_max_concurrency,
+        settings.cloudthrift_visibility_timeout,
+        settings.cloudthrift_max_receives,
+    )
