@@ -234,20 +234,18 @@ class Kind(ABC):
     @classmethod
     def check(cls, name: str) -> Callable[[type[Check]], type[Check]]:
         """Register a check on this kind: `@EbsVolume.check("unattached")`."""
-
-        def decorate(check: type[Check]) -> type[Check]:
-            check.name, check.kind = name, cls
-            return cls.checks.register(name)(check)
-
-        return decorate
+        return cls._on(cls.checks, name)
 
     @classmethod
     def remedy(cls, name: str) -> Callable[[type[Remedy]], type[Remedy]]:
         """Register a remedy on this kind: `@EbsVolume.remedy("snapshot-then-delete")`."""
+        return cls._on(cls.remedies, name)
 
-        def decorate(remedy: type[Remedy]) -> type[Remedy]:
-            remedy.name, remedy.kind = name, cls
-            return cls.remedies.register(name)(remedy)
+    @classmethod
+    def _on(cls, registry: Registry[Any], name: str) -> Callable[[type[Any]], type[Any]]:
+        def decorate(entry: type[Any]) -> type[Any]:
+            entry.name, entry.kind = name, cls
+            return registry.register(name)(entry)
 
         return decorate
 
