@@ -98,6 +98,12 @@ class ClientFactory(Protocol):
     async def account_id(self, role_arn: str | None = None) -> str: ...
 
 
+class Clients(Protocol):
+    """AWS clients of one region and one set of credentials: `await clients("cloudwatch")`."""
+
+    async def __call__(self, service: str) -> Any: ...
+
+
 class RegionClients:
     """The clients of one region and one role, as kinds and remedies use them: `await clients("ec2")`."""
 

@@ -17,8 +17,9 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from shared.aws import Clients
 from shared.events import Approver, CostLine, FactValue, Finding
 from shared.registry import Registry
 
@@ -26,12 +27,6 @@ if TYPE_CHECKING:
     from shared.kinds.advice import Advice, Signals
     from shared.kinds.estate import Estate
     from shared.kinds.pricing import Rates
-
-
-class Clients(Protocol):
-    """AWS clients of one region and one set of credentials: `await clients("cloudwatch")`."""
-
-    async def __call__(self, service: str) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from shared.kinds.base import Clients
+from shared.aws import Clients
 
 Expectation = Literal["idle", "busy", "opted-out", "too-young"]
 # Sets a resource's creation time (region, moto collection, resource id, attribute, when); only

@@ -16,7 +16,7 @@ from typing import Any
 from shared.aws import is_error
 from shared.events import CostLine
 from shared.kinds.base import Clients, Done, Job, Observation, Refused, Remedy, expect_dry_run_ok
-from shared.kinds.ebs_volume import EbsVolume
+from shared.kinds.ebs_volume.kind import EbsVolume
 from shared.kinds.pricing import Rates, line
 
 DECISION_TAG = "cloudthrift:decision-id"

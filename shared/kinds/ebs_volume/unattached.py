@@ -8,7 +8,7 @@ from decimal import Decimal
 from shared.events import Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, clip, confidence, idle_days, idle_text, usd
 from shared.kinds.base import Check, Observation, Usage
-from shared.kinds.ebs_volume import EbsVolume
+from shared.kinds.ebs_volume.kind import EbsVolume
 from shared.kinds.signals import Signals
 
 _IOPS_SHARE = Decimal("0.3")  # above this share of the cost, the card names the provisioned IOPS
