@@ -15,6 +15,7 @@ import structlog
 from shared.aws import AwsClients, is_error
 from shared.config import QUEUE_NAMES, Settings
 from shared.ledger import STATE_INDEX
+from shared.migrate import migrate_legacy_keys
 
 log = structlog.get_logger("cloudthrift.bootstrap")
 
@@ -52,7 +53,11 @@ async def bootstrap(settings: Settings, aws: AwsClients) -> BootstrapReport:
             },
             report,
         )
-    await _ensure_table(await aws.client("dynamodb"), settings.table_name, report)
+    dynamodb = await aws.client("dynamodb")
+    await _ensure_table(dynamodb, settings.table_name, report)
+    migrated = await migrate_legacy_keys(dynamodb, settings.table_name)
+    if migrated.moved:
+        report.existing.append(f"moved {len(migrated.moved)} decision(s) to keys that name kind and check")
     log.info("bootstrap.done", created=report.created, existing=len(report.existing))
     return report
 

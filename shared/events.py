@@ -24,6 +24,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     ValidationError,
     model_serializer,
+    model_validator,
 )
 
 from shared.errors import InvalidEvent
@@ -45,6 +46,11 @@ class _Model(BaseModel):
 _NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
+# The one check each kind had before decision keys named a check (cloudthrift.event/1 before issue 12):
+# a finding or an item written then is read as a finding of that check.
+LEGACY_CHECKS = {"ebs-volume": "unattached", "elastic-ip": "unassociated"}
+
+
 class DecisionKey(_Model):
     """What identifies a finding across scans: one ledger item per account + region + kind + check +
     resource, so one resource can be waste for two reasons without the decisions colliding."""
@@ -63,6 +69,25 @@ class DecisionKey(_Model):
     def from_pk(cls, pk: str) -> DecisionKey:
         account_id, region, kind, check, resource_id = pk.split("#", 4)
         return cls(account_id=account_id, region=region, kind=kind, check=check, resource_id=resource_id)
+
+    @staticmethod
+    def is_legacy_pk(pk: str) -> bool:
+        """`account#region#resource`: how a decision was keyed before keys named kind and check."""
+        parts = pk.split("#")
+        return len(parts) == 3 and parts[0].isdigit() and len(parts[0]) == 12
+
+    @classmethod
+    def from_legacy_pk(cls, pk: str) -> DecisionKey:
+        """The key a legacy one stands for. Only two kinds existed then, told apart by the id itself."""
+        account_id, region, resource_id = pk.split("#", 2)
+        kind = "ebs-volume" if resource_id.startswith("vol-") else "elastic-ip"
+        return cls(
+            account_id=account_id,
+            region=region,
+            kind=kind,
+            check=LEGACY_CHECKS[kind],
+            resource_id=resource_id,
+        )
 
 
 class CostLine(_Model):
@@ -104,6 +129,20 @@ class Finding(_Model):
     # The role the scan assumed to see it (another account): the executor acts through the same role.
     # Not part of the fingerprint: it says how we reach the resource, not what the human approved.
     role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_shape(cls, data: Any) -> Any:
+        """Read a finding written before keys named kind and check (its kind stood beside the key), so
+        messages in flight and ledger items of the previous version still parse during an upgrade."""
+        if isinstance(data, dict) and "kind" in data and isinstance(data.get("key"), dict):
+            data = dict(data)
+            kind = data.pop("kind")
+            key = dict(data["key"])
+            key.setdefault("kind", kind)
+            key.setdefault("check", LEGACY_CHECKS.get(kind, "unknown"))
+            data["key"] = key
+        return data
 
     @model_serializer(mode="wrap")
     def _without_absent_role(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from services.notifier.cards import Action
-from shared.events import ApprovalGranted, Approver
+from shared.events import ApprovalGranted, Approver, DecisionKey
 from shared.grants import RECOVER_AFTER, GrantPublisher, grant_for, is_lost, publish_grants
 from shared.ledger import Decision, Ledger, State
 from shared.telemetry.metrics import Metrics, NullMetrics, record_approval, record_republished
@@ -85,6 +85,8 @@ async def decide(
     A single card's button carries its decision's key (`pk`): then the card record is not read.
     """
     outcome = Outcome(action=action)
+    if pk is not None and DecisionKey.is_legacy_pk(pk):  # a card posted before keys named the check
+        pk = DecisionKey.from_legacy_pk(pk).pk
     if pk is not None:
         members = [(pk, card_id)]
     else:
