@@ -14,7 +14,7 @@ from typing import Any, Protocol, TextIO
 
 import structlog
 
-from shared.discord import escape_markdown
+from shared.discord import escape_markdown, printable
 from shared.ledger import Decision, State
 
 log = structlog.get_logger("cloudthrift.executor")
@@ -108,7 +108,8 @@ class ConsoleReporter:
 
     async def report(self, outcome: Outcome) -> None:
         stream = self._stream or sys.stdout
-        print(f"[cloudthrift] {outcome.headline}", file=stream, flush=True)
+        # A reason or an error may carry control characters (from a tag, from AWS): shown, not sent.
+        print(f"[cloudthrift] {printable(outcome.headline, None)}", file=stream, flush=True)
 
 
 class CardMembers(Protocol):
@@ -145,8 +146,8 @@ def group_summary(members: list[Decision], latest: Outcome) -> str:
 
 
 def progress_line(counts: Mapping[State, int], saved: Decimal, *, dry: bool = False) -> str:
-    """`Group of N: ✅ done · ⏭️ skipped · ❌ failed · 🚫 rejected · 💤 snoozed · 🕓 awaiting · ⏳ not finished`,
-    each part present only when non-zero (done always), in that fixed order."""
+    """`Group of N: ✅ done · ⏭️ skipped · ❌ failed · 🚫 rejected · 💤 snoozed · 🕓 awaiting a decision
+    · ⏳ not finished`, each part present only when non-zero (done always), in that fixed order."""
     total = sum(counts.values())
     parts = [f"✅ {counts.get(State.EXECUTED, 0)} {'dry-run ' if dry else ''}done ({_usd(saved)}/month)"]
     parts += [f"{mark} {counts[state]} {label}" for state, mark, label in _PROGRESS if counts.get(state)]

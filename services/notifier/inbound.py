@@ -31,10 +31,11 @@ PING, MESSAGE_COMPONENT = 1, 3
 _STAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also accepts '²' and '٣'
 _SIGNATURE = re.compile(r"[0-9a-fA-F]{128}")
 
-# Text Discord or a script sends us: bounded, and free of lone surrogates (JSON's "\udc80" escapes
-# decode to them, and nothing downstream (botocore, SQS, the console) can encode them).
+# Text Discord or a script sends us: bounded, without control characters (an ANSI escape in a name
+# would reach a terminal through the logs). Lone surrogates ("\udc80" in JSON) are refused by the
+# JSON parser itself: nothing downstream (botocore, SQS, the console) could encode them.
 Snowflake = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
-Text = Annotated[str, StringConstraints(max_length=256)]
+Text = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class _Strict(BaseModel):

@@ -6,10 +6,11 @@ finished (nothing will happen to it), and used to be shown as "not finished" for
 
 from __future__ import annotations
 
+import io
 import itertools
 from decimal import Decimal
 
-from services.executor.outcome import Outcome, group_summary, progress_line
+from services.executor.outcome import ConsoleReporter, Outcome, group_summary, progress_line
 from shared.ledger import Decision, State
 
 
@@ -64,3 +65,9 @@ def test_the_latest_line_quotes_names_and_reasons_verbatim_on_discord() -> None:
     skipped = member(0, State.SKIPPED, skip_reason="tag keep=**yes** <@1>", approver_name="eve_x")
     text = group_summary([skipped, member(1, State.APPROVED)], Outcome(skipped))
     assert "tag keep=\\*\\*yes\\*\\* \\<\\@1\\>" in text
+
+
+async def test_the_console_fallback_shows_control_characters_instead_of_sending_them() -> None:
+    out = io.StringIO()
+    await ConsoleReporter(out).report(Outcome(member(0, State.FAILED, error="bad\x1b[2J tag")))
+    assert "\x1b" not in out.getvalue() and "bad\\x1b[2J tag" in out.getvalue()

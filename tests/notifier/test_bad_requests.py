@@ -58,6 +58,7 @@ async def test_refusals_are_logged_once_a_minute_not_once_a_request(endpoint: Te
         {"member": [APPROVER]},
         {"member": {"user": {"id": APPROVER}, "roles": 5}},
         {"member": {"user": {"id": int(APPROVER)}}},
+        {"member": {"user": {"id": APPROVER, "global_name": "eve\x1b[31m"}}},
         {"message": "the card"},
         {"type": "3"},
         {"data": {"custom_id": ["ct:approve:x"]}},
