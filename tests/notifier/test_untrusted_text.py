@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
@@ -107,6 +107,7 @@ async def test_click_replies_quote_the_clickers_name_verbatim_and_ping_nobody(
         assert name in unescape_markdown(content) and no_markdown(content), content
 
 
+@settings(database=None)  # nothing written into the checkout
 @given(st.text(max_size=200))
 def test_escaping_is_undone_exactly_and_leaves_nothing_for_discord_to_format(text: str) -> None:
     escaped = escape_markdown(text)
