@@ -284,9 +284,10 @@ async def scan(request: web.Request) -> web.Response:
             **body.model_dump(exclude_unset=True, exclude={"requested_by"}), requested_by=f"http:{who}"
         )
     except ValidationError as exc:
-        return endpoint.refusals.refuse(400, "bad_scan", f"bad scan request: {short_reason(exc)}")
+        problem = short_reason(exc)
+        return endpoint.refusals.refuse(400, "bad_scan", f"bad scan request: {problem}", problem=problem)
     except ValueError as exc:
-        return endpoint.refusals.refuse(400, "bad_scan", f"bad scan request: {exc}")
+        return endpoint.refusals.refuse(400, "bad_scan", f"bad scan request: {exc}", problem=str(exc))
     try:
         await endpoint.runtime.publisher.publish(endpoint.runtime.queues["scan"].url, [request_])
     except Exception as exc:  # AWS unavailable: not the caller's fault, and worth retrying
