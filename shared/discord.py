@@ -3,7 +3,9 @@
 Two halves, both shared by the notifier (posts cards) and the executor (edits them):
 
 - `clamp_message` makes any message payload fit Discord's limits (PROTOCOLS A4/A5) by truncating text,
-  so a card can never be refused with a 400 for being too long.
+  so a card can never be refused with a 400 for being too long; `outgoing` also makes it ping nobody.
+- `escape_markdown` makes untrusted text (tags, names, Gemini's prose) show verbatim on Discord;
+  `ConsoleDiscord` undoes it and prints without rich markup, so `owner=[/bold]` is just text.
 - `DiscordClient` sends with per-route rate-limit buckets learnt from the `X-RateLimit-*` headers and
   honours 429s (`retry_after`, the global flag). A card is only ever delayed: when the budget of tries
   or waiting runs out it raises `TransientError`, so the queue runtime retries the message later and,
@@ -15,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +38,9 @@ EPHEMERAL = 1 << 6
 CONTENT, EMBEDS, TITLE, DESCRIPTION, FIELDS, FIELD_NAME, FIELD_VALUE = 2000, 10, 256, 4096, 25, 256, 1024
 FOOTER, AUTHOR, EMBED_TOTAL = 2048, 256, 6000
 ROWS, BUTTONS_PER_ROW, LABEL, CUSTOM_ID = 5, 5, 80, 100
+# Sent with every message, edit and interaction reply: text we show may contain `@everyone` or
+# `<@id>` (a tag, a name, Gemini's prose), and a card must never ping anyone because of it.
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 
 
 class MessageSink(Protocol):
@@ -45,6 +52,36 @@ class MessageSink(Protocol):
 
 class DiscordError(PermanentError):
     """Discord refused a request in a way retrying cannot fix (bad token, missing permission, 400)."""
+
+
+# --- untrusted text ----------------------------------------------------------------------------
+
+# Discord (simple-markdown) renders a backslash before any ASCII punctuation as that character. These
+# start formatting anywhere; list markers and heading marks only at the start of a line.
+_INLINE = re.compile(r"([\\*_~`|<>#\[\]@])")
+_LINE_START = re.compile(r"(?m)^(\s*)([-+]|[0-9]+\.)(?=\s)")
+_ESCAPED = re.compile(r"\\([\\*_~`|<>#\[\]@+.-])")
+
+
+def escape_markdown(text: Any) -> str:
+    """`text` as Discord shows it verbatim: no bold, link, mention pill, heading or list from it."""
+    escaped = _INLINE.sub(r"\\\1", str(text))
+    return _LINE_START.sub(lambda m: f"{m.group(1)}{m.group(2)[:-1]}\\{m.group(2)[-1]}", escaped)
+
+
+def unescape_markdown(text: str) -> str:
+    """What Discord displays for text made by `escape_markdown` (the console shows the same)."""
+    return _ESCAPED.sub(r"\1", text)
+
+
+def printable(text: Any, limit: int | None = 200, *, lines: bool = False) -> str:
+    """Untrusted text for a log line or a terminal: control characters (an ANSI escape in a tag, a
+    newline forging a log line unless `lines`) and undecodable bytes are shown as escapes."""
+    value = str(text)[:limit]
+    keep = "\n\t" if lines else ""
+    return "".join(
+        ch if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs") else ascii(ch)[1:-1] for ch in value
+    )
 
 
 # --- limits ----------------------------------------------------------------------------------
@@ -101,6 +138,11 @@ def clamp_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     if "components" in out:
         out["components"] = _clamp_components(out["components"])
     return out
+
+
+def outgoing(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What CloudThrift sends to Discord (messages, edits, interaction replies): it fits, pings nobody."""
+    return clamp_message(payload) | {"allowed_mentions": NO_MENTIONS}
 
 
 def _clamp_components(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -186,7 +228,7 @@ class DiscordClient:
             "/channels/{channel_id}/messages",
             f"/channels/{channel_id}/messages",
             channel_id,
-            clamp_message(payload),
+            outgoing(payload),
         )
         return str(body["id"])  # type: ignore[index]
 
@@ -197,7 +239,7 @@ class DiscordClient:
             "/channels/{channel_id}/messages/{message_id}",
             f"/channels/{channel_id}/messages/{message_id}",
             channel_id,
-            clamp_message(payload),
+            outgoing(payload),
             missing_ok=True,
         )
         return body is not None
@@ -312,24 +354,32 @@ class ConsoleDiscord:
         return True
 
     def _render(self, payload: Mapping[str, Any], *, header: str) -> None:
+        """Print what Discord would show. Card text is untrusted (a tag `owner=[/bold]` is rich markup,
+        an ANSI escape would reach the terminal): it only ever goes into `Text`, never into markup."""
         from rich.panel import Panel
         from rich.table import Table
+        from rich.text import Text
+
+        def shown(text: Any, style: str = "") -> Text:
+            return Text(printable(unescape_markdown(str(text)), None, lines=True), style=style)
 
         message = clamp_message(payload)
         if message.get("content"):
-            self._console.print(f"[bold]{message['content']}[/bold]")
+            self._console.print(shown(message["content"], "bold"))
         for embed in message.get("embeds", []):
             table = Table.grid(padding=(0, 2))
             for f in embed.get("fields", []):
-                table.add_row(f"[bold]{f['name']}[/bold]", f["value"])
+                table.add_row(shown(f["name"], "bold"), shown(f["value"]))
             body = Table.grid()
-            body.add_row(embed.get("description", ""))
+            body.add_row(shown(embed.get("description", "")))
             body.add_row(table)
             if embed.get("footer"):
-                body.add_row(f"[dim]{embed['footer']['text']}[/dim]")
-            self._console.print(Panel(body, title=f"{header}: {embed.get('title', '')}", expand=False))
+                body.add_row(shown(embed["footer"]["text"], "dim"))
+            title = Text(f"{header}: ").append_text(shown(embed.get("title", "")))
+            self._console.print(Panel(body, title=title, expand=False))
         for row in message.get("components", []):
             for button in row["components"]:
                 command = self._command_for(button.get("custom_id", "")) if self._command_for else None
                 if command and not button.get("disabled"):
-                    self._console.print(f"  {button.get('label', '')}: [cyan]{command}[/cyan]")
+                    line = Text(f"  {button.get('label', '')}: ").append(printable(command, None), "cyan")
+                    self._console.print(line)

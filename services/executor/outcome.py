@@ -7,12 +7,14 @@ cannot be edited is logged and never undoes or repeats the clean-up.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, TextIO
 
 import structlog
 
+from shared.discord import escape_markdown, printable
 from shared.ledger import Decision, State
 
 log = structlog.get_logger("cloudthrift.executor")
@@ -58,11 +60,14 @@ def _usd(value: Any) -> str:
     return f"${Decimal(str(value)):.2f}"
 
 
-def headline(decision: Decision) -> str:
-    """One line a human reads on the card: what happened, to what, who approved it, what it saves."""
+def headline(decision: Decision, quote: Callable[[Any], str] = str) -> str:
+    """One line a human reads on the card: what happened, to what, who approved it, what it saves.
+
+    `quote` renders text we do not control (a name, a reason, an error): `escape_markdown` on Discord.
+    """
     kind = decision.get("kind", "resource")
     rid = decision.get("resource_id", decision.pk)
-    who = decision.get("approver_name") or "unknown"
+    who = quote(decision.get("approver_name") or "unknown")
     if decision.state is State.EXECUTED:
         what = {
             "snapshot_then_delete": f"deleted {kind} {rid} after snapshot {decision.get('snapshot_id')}",
@@ -82,15 +87,17 @@ def headline(decision: Decision) -> str:
             f"Approved by {who}."
         )
     if decision.state is State.SKIPPED:
-        return f"⏭️ Skipped {kind} {rid}: {decision.get('skip_reason')}. Nothing was deleted."
+        return f"⏭️ Skipped {kind} {rid}: {quote(decision.get('skip_reason'))}. Nothing was deleted."
     if decision.state is State.FAILED:
-        return f"❌ Failed on {kind} {rid}: {decision.get('error')}. Replay it from the DLQ once fixed."
+        return (
+            f"❌ Failed on {kind} {rid}: {quote(decision.get('error'))}. Replay it from the DLQ once fixed."
+        )
     return f"{kind} {rid}: {decision.state.value}"
 
 
 def card_edit(outcome: Outcome) -> dict[str, Any]:
     """PATCH body: the outcome as the message content, and the buttons removed (embeds are kept)."""
-    return {"content": outcome.headline[:_DISCORD_CONTENT_LIMIT], "components": []}
+    return {"content": headline(outcome.decision, escape_markdown)[:_DISCORD_CONTENT_LIMIT], "components": []}
 
 
 class ConsoleReporter:
@@ -101,13 +108,26 @@ class ConsoleReporter:
 
     async def report(self, outcome: Outcome) -> None:
         stream = self._stream or sys.stdout
-        print(f"[cloudthrift] {outcome.headline}", file=stream, flush=True)
+        # A reason or an error may carry control characters (from a tag, from AWS): shown, not sent.
+        print(f"[cloudthrift] {printable(outcome.headline, None)}", file=stream, flush=True)
 
 
 class CardMembers(Protocol):
     """Reads a group card's members (the ledger): a group card shows every member's outcome."""
 
     async def __call__(self, card_id: str) -> list[Decision]: ...
+
+
+# What a group card's progress line counts, always in this order. Rejected and snoozed members were
+# decided one by one from the CLI: they are finished, just not executed, and say so.
+_PROGRESS = (
+    (State.SKIPPED, "⏭️", "skipped"),
+    (State.FAILED, "❌", "failed"),
+    (State.REJECTED, "🚫", "rejected"),
+    (State.SNOOZED, "💤", "snoozed"),
+    (State.AWAITING_APPROVAL, "🕓", "awaiting a decision"),
+)
+_RUNNING = (State.APPROVED, State.EXECUTING)
 
 
 def group_summary(members: list[Decision], latest: Outcome) -> str:
@@ -120,18 +140,21 @@ def group_summary(members: list[Decision], latest: Outcome) -> str:
         ),
         Decimal(0),
     )
+    counts = {state: sum(1 for m in members if m.state is state) for state in State}
     dry = any(m.get("dry_run") for m in done)
-    parts = [f"✅ {len(done)} {'dry-run ' if dry else ''}done ({_usd(saved)}/month)"]
-    for state, mark in ((State.SKIPPED, "⏭️"), (State.FAILED, "❌")):
-        count = sum(1 for m in members if m.state is state)
-        if count:
-            parts.append(f"{mark} {count} {state.value.lower()}")
-    waiting = len(members) - sum(
-        1 for m in members if m.state in (State.EXECUTED, State.SKIPPED, State.FAILED)
-    )
-    if waiting:
-        parts.append(f"⏳ {waiting} not finished")
-    return f"Group of {len(members)}: " + " · ".join(parts) + f"\nLatest: {latest.headline}"
+    return f"{progress_line(counts, saved, dry=dry)}\nLatest: {headline(latest.decision, escape_markdown)}"
+
+
+def progress_line(counts: Mapping[State, int], saved: Decimal, *, dry: bool = False) -> str:
+    """`Group of N: ✅ done · ⏭️ skipped · ❌ failed · 🚫 rejected · 💤 snoozed · 🕓 awaiting a decision
+    · ⏳ not finished`, each part present only when non-zero (done always), in that fixed order."""
+    total = sum(counts.values())
+    parts = [f"✅ {counts.get(State.EXECUTED, 0)} {'dry-run ' if dry else ''}done ({_usd(saved)}/month)"]
+    parts += [f"{mark} {counts[state]} {label}" for state, mark, label in _PROGRESS if counts.get(state)]
+    running = sum(counts.get(state, 0) for state in _RUNNING)
+    if running:
+        parts.append(f"⏳ {running} not finished")
+    return f"Group of {total}: " + " · ".join(parts)
 
 
 class DiscordCardReporter:

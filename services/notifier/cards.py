@@ -4,6 +4,10 @@ Pure functions from findings to message payloads. Every payload goes through `cl
 long summary, many tags or a huge group are truncated by construction instead of being refused.
 The buttons' `custom_id` names the action and the card (see `custom_id`): the card id is the decision
 id of a single card, or the id of a group card whose ledger record lists its decisions.
+
+Every string that is not ours (tags, names, the resource's facts, Gemini's prose, who clicked) goes
+through `md`, so Discord shows it verbatim: a tag `owner=**x** <@123>` neither formats nor renders as
+a mention (and `allowed_mentions`, set on everything sent, makes sure nobody is pinged).
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from shared.discord import clamp_message, cut, disabled_components
+from shared.discord import clamp_message, cut, disabled_components, escape_markdown
 from shared.events import Analysis, Finding
+from shared.ledger import Decision, State
 
 Action = Literal["approve", "reject", "snooze"]
 ACTIONS: tuple[Action, ...] = ("approve", "reject", "snooze")
@@ -98,6 +103,16 @@ def buttons(
     return disabled_components(rows) if disabled else rows
 
 
+def md(text: object) -> str:
+    """Untrusted text for a Discord markdown field: shown verbatim."""
+    return escape_markdown(text)
+
+
+def code(text: object) -> str:
+    """Untrusted text inside a `code span`, where escapes do not work: it must not close the span."""
+    return str(text).replace("`", "'")
+
+
 def money(value: Decimal) -> str:
     return f"${value:,.2f}"
 
@@ -107,7 +122,7 @@ def source_label(analysis: Analysis) -> str:
 
 
 def _facts(finding: Finding) -> str:
-    lines = [f"{name}: {value}" for name, value in finding.facts.items() if value not in (None, "")]
+    lines = [f"{md(name)}: {md(value)}" for name, value in finding.facts.items() if value not in (None, "")]
     return "\n".join(lines) or "-"
 
 
@@ -120,11 +135,11 @@ def single_card(
     finding: Finding, analysis: Analysis, card_id: str, *, now: datetime, snooze_days: int = 30
 ) -> dict[str, Any]:
     cost = finding.cost
-    tags = ", ".join(f"{k}={v}" for k, v in sorted(finding.tags.items())) or "none"
+    tags = ", ".join(f"{md(k)}={md(v)}" for k, v in sorted(finding.tags.items())) or "none"
     embed = {
-        "title": f"{_RISK_MARK[analysis.risk]} Idle {finding.kind}: {finding.key.resource_id}",
-        "description": f"{analysis.summary}\n\n**Likely cause:** {analysis.likely_cause}\n"
-        f"**Why idle:** {finding.idle_reason}",
+        "title": f"{_RISK_MARK[analysis.risk]} Idle {finding.kind}: {md(finding.key.resource_id)}",
+        "description": f"{md(analysis.summary)}\n\n**Likely cause:** {md(analysis.likely_cause)}\n"
+        f"**Why idle:** {md(finding.idle_reason)}",
         "color": RISK_COLOURS[analysis.risk],
         "fields": [
             {"name": "Account", "value": finding.key.account_id, "inline": True},
@@ -142,10 +157,10 @@ def single_card(
                 ),
                 "inline": True,
             },
-            {"name": "Risk", "value": f"{analysis.risk}: {analysis.risk_reason}", "inline": False},
+            {"name": "Risk", "value": f"{analysis.risk}: {md(analysis.risk_reason)}", "inline": False},
             {
                 "name": "Recommendation",
-                "value": f"{analysis.recommendation} (confidence {analysis.confidence:.0%})",
+                "value": f"{md(analysis.recommendation)} (confidence {analysis.confidence:.0%})",
                 "inline": True,
             },
             {"name": "Analysis by", "value": source_label(analysis), "inline": True},
@@ -176,15 +191,15 @@ def group_card(
     worst = next((r for r in ("high", "medium", "low") if r in risks), "medium")
     largest = sorted(items, key=lambda item: item[0].cost.monthly_usd, reverse=True)[:_LARGEST]
     lines = [
-        f"• `{f.key.resource_id}` {money(f.cost.monthly_usd)}/mo"
-        + (f", {a.risk} risk: {cut(a.summary, 90)}" if a else "")
+        f"• `{code(f.key.resource_id)}` {money(f.cost.monthly_usd)}/mo"
+        + (f", {a.risk} risk: {md(cut(a.summary, 90))}" if a else "")
         for f, a in largest
     ]
     sources = sorted({source_label(a) for _, a in items if a is not None}) or ["none"]
     embed = {
         "title": f"{_RISK_MARK[worst]} {len(items)} idle {first.kind} in {first.key.region} "
         f"({first.key.account_id})",
-        "description": f"Scan `{first.scan_id}` found {len(items)} idle {first.kind} resources. "
+        "description": f"Scan `{code(first.scan_id)}` found {len(items)} idle {first.kind} resources. "
         f"Approve all to clean them up (each is re-checked before anything is done).\n\n"
         f"**Largest {len(largest)}:**\n" + "\n".join(lines),
         "color": RISK_COLOURS[worst],
@@ -208,9 +223,34 @@ def group_card(
 
 
 def status_line(
-    action: Action, who: str, when: datetime, *, count: int = 1, of: int = 1, until: datetime | None = None
+    action: Action,
+    who: str,
+    when: datetime,
+    *,
+    count: int = 1,
+    of: int = 1,
+    until: datetime | None = None,
+    earlier: Mapping[str, int] | None = None,
 ) -> str:
+    """The decided card's first line. On a group card, members decided before this click (one by one
+    from the CLI) are named by what happened to them (`1 already rejected`), in a fixed order."""
     verb = {"approve": "✅ Approved", "reject": "❌ Rejected", "snooze": "💤 Snoozed"}[action]
     scope = f" {count} of {of}" if of > 1 else ""
     tail = f" until {until:%Y-%m-%d}" if until else ""
-    return cut(f"{verb}{scope} by {who} at {when:%Y-%m-%d %H:%M} UTC{tail}", 2000)
+    before = [f"{earlier[state]} already {state}" for state in _EARLIER_ORDER if (earlier or {}).get(state)]
+    others = f" ({', '.join(before)})" if before else ""
+    return cut(f"{verb}{scope} by {md(who)} at {when:%Y-%m-%d %H:%M} UTC{tail}{others}", 2000)
+
+
+_EARLIER_ORDER = ("approved", "rejected", "snoozed")
+_VERB = {State.REJECTED: "rejected", State.SNOOZED: "snoozed", State.AWAITING_APPROVAL: "undecided"}
+
+
+def earlier_counts(decisions: Sequence[Decision]) -> dict[str, int]:
+    """How decisions taken before a click ended: approved (whatever the executor did since),
+    rejected or snoozed."""
+    counts: dict[str, int] = {}
+    for decision in decisions:
+        verb = _VERB.get(decision.state, "approved")
+        counts[verb] = counts.get(verb, 0) + 1
+    return counts

@@ -3,8 +3,9 @@
 It answers 400 (code 50035) past any message or component limit of PROTOCOLS A4/A5, 401 without the
 bot token, sends the `X-RateLimit-*` headers of a per-channel bucket and answers 429 to a client that
 ignores them (counted in `violations`), produces 429 storms on demand (`storm`), honours `nonce` +
-`enforce_nonce` like Discord, and records every message and edit. Also here: the Ed25519 test key of
-the application and a helper that signs interaction requests with it.
+`enforce_nonce` like Discord, and records every message and edit, and every accepted payload as sent
+(`payloads`: a test can check that everything carried `allowed_mentions`). Also here: the Ed25519
+test key of the application and a helper that signs interaction requests with it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FakeDiscord:
     bucket_limit: int = 5
     reset_after: float = 0.2
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payloads: list[dict[str, Any]] = field(default_factory=list)  # every accepted create and edit body
     rejected: list[str] = field(default_factory=list)  # why each 400 was answered
     violations: int = 0  # requests sent into an exhausted bucket: the client ignored the headers
     rate_limited: int = 0  # 429s answered, storms included
@@ -78,6 +80,7 @@ class FakeDiscord:
         problem = problem or _check_message(payload, creating=True)
         if problem:
             return self._bad_request(problem, channel_id)
+        self.payloads.append(payload)
         nonce = payload.get("nonce")
         if nonce is not None and payload.get("enforce_nonce") and (channel_id, str(nonce)) in self._nonces:
             existing = self.messages[self._nonces[(channel_id, str(nonce))]]
@@ -103,6 +106,7 @@ class FakeDiscord:
         problem = problem or _check_message(payload, creating=False)
         if problem:
             return self._bad_request(problem, channel_id)
+        self.payloads.append(payload)
         stored["edits"].append(payload)
         stored["message"].update({k: payload[k] for k in ("content", "embeds", "components") if k in payload})
         return self._ok(stored["message"], channel_id)
@@ -185,6 +189,9 @@ def _check_message(payload: dict[str, Any], *, creating: bool) -> str | None:
         return "content > 2000"
     if payload.get("nonce") is not None and len(str(payload["nonce"])) > 25:
         return "nonce > 25"
+    mentions = payload.get("allowed_mentions")
+    if mentions is not None and not _valid_mentions(mentions):
+        return f"allowed_mentions {mentions!r} is malformed"
     embeds = payload.get("embeds") or []
     if len(embeds) > 10:
         return "more than 10 embeds"
@@ -209,6 +216,16 @@ def _check_message(payload: dict[str, Any], *, creating: bool) -> str | None:
     if total > 6000:
         return f"embeds total {total} > 6000"
     return _check_components(payload.get("components") or [])
+
+
+def _valid_mentions(mentions: Any) -> bool:
+    """Discord's allowed_mentions object: `parse` names types, or `users`/`roles` list ids (not both)."""
+    if not isinstance(mentions, dict) or set(mentions) - {"parse", "users", "roles", "replied_user"}:
+        return False
+    parse = mentions.get("parse", [])
+    if not isinstance(parse, list) or set(parse) - {"roles", "users", "everyone"}:
+        return False
+    return not any(kind in parse and kind in mentions for kind in ("users", "roles"))
 
 
 def _check_components(rows: list[dict[str, Any]]) -> str | None:

@@ -19,6 +19,7 @@ from rich.console import Console
 from services.notifier import http
 from services.notifier.handler import GroupPolicy, NotifierDeps, handle_analyzed
 from services.notifier.http import build_endpoint, init_app
+from services.notifier.inbound import Click
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
 from shared.events import Approver, Finding
@@ -178,7 +179,11 @@ async def test_a_stranger_is_refused_and_an_approver_role_is_enough(
     )
     assert answer == {
         "type": 4,
-        "data": {"content": "You are not allowed to decide on CloudThrift cards.", "flags": 64},
+        "data": {
+            "content": "You are not allowed to decide on CloudThrift cards.",
+            "flags": 64,
+            "allowed_mentions": {"parse": []},
+        },
     }
     assert (await state_of(runtime.ledger, decision.finding)).state is State.AWAITING_APPROVAL
     _, answer = await post(
@@ -322,7 +327,7 @@ async def test_a_slow_click_is_acknowledged_in_time_and_finished_in_the_backgrou
     interaction = click(card["message"]["components"][0]["components"][0]["custom_id"])
     interaction["message"] = card["message"]
     started = time.monotonic()
-    assert await http.click(endpoint, interaction) == {"type": 6}  # DEFERRED_UPDATE_MESSAGE
+    assert await http.click(endpoint, Click.model_validate(interaction)) == {"type": 6}  # DEFERRED_UPDATE
     assert time.monotonic() - started < 0.4
     for _ in range(50):
         if fake_discord.messages[card["message"]["id"]]["edits"]:
