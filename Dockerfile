@@ -19,7 +19,7 @@ COPY pyproject.toml constraints.txt ./
 RUN python -c "import os, tomllib; project = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = [e.strip() for e in os.environ.get('EXTRAS', '').split(',') if e.strip()]; print('\n'.join(project['dependencies'] + [d for e in extras for d in project['optional-dependencies'][e]]))" \
         > requirements.txt \
     && /opt/cloudthrift/bin/pip install --constraint constraints.txt --requirement requirements.txt
-COPY README.md ./
+COPY README.md LICENSE ./
 COPY shared ./shared
 COPY services ./services
 RUN /opt/cloudthrift/bin/pip install --constraint constraints.txt --no-deps . \
