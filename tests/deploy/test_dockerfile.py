@@ -127,3 +127,18 @@ def test_the_build_context_holds_what_the_image_copies() -> None:
         assert included(source), f"{source} is excluded by .dockerignore"
     for secret_or_bulk in (".env", ".venv", ".venv-tools", ".git", "tests", "terraform"):
         assert not included(secret_or_bulk), f"{secret_or_bulk} must stay out of the image"
+
+
+def test_the_build_stage_copies_the_files_the_project_build_reads() -> None:
+    """`pip install .` in the image builds from what was copied: readme and license files included."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    steps = instructions()
+    install = next(i for i, (k, a) in enumerate(steps) if k == "RUN" and "--no-deps ." in a)
+    copied = {
+        source
+        for keyword, arguments in steps[:install]
+        if keyword == "COPY" and "--from=" not in arguments
+        for source in arguments.split()[:-1]
+    }
+    needed = {project["readme"], *project["license-files"], "pyproject.toml", "shared", "services"}
+    assert needed <= copied, f"copy before `pip install .`: {sorted(needed - copied)}"

@@ -1,9 +1,12 @@
 """Packaging: dev.py, the one entry point of a fresh clone (standard library only; it accepts the Pythons
-pyproject.toml declares, 3.11 to 3.13, refuses older ones in one line and warns about newer ones)."""
+pyproject.toml declares, 3.11 to 3.13, refuses older ones in one line and warns about newer ones), and
+the LICENSE that pyproject.toml names."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import importlib.metadata
 import importlib.util
 import subprocess
 import sys
@@ -82,3 +85,22 @@ def test_dev_py_runs_on_this_python_and_answers_usage() -> None:
         [sys.executable, str(DEV), "nonsense"], capture_output=True, text=True, timeout=30, cwd=ROOT
     )
     assert result.returncode == 2 and result.stdout.startswith("usage: python3 dev.py"), result
+
+
+# SHA-256 of the Apache License 2.0 exactly as the Apache Software Foundation publishes it (LICENSE-2.0.txt).
+APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+
+
+def test_the_license_file_is_the_full_apache_2_text_pyproject_names() -> None:
+    meta = project()
+    assert meta["license"] == "Apache-2.0"
+    assert meta["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_bytes()
+    assert b"Apache License" in text[:200] and b"END OF TERMS AND CONDITIONS" in text
+    assert hashlib.sha256(text).hexdigest() == APACHE_2_SHA256, "LICENSE differs from the published text"
+
+
+def test_the_installed_distribution_declares_the_license() -> None:
+    metadata = importlib.metadata.metadata("cloudthrift")
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert "LICENSE" in (metadata.get_all("License-File") or [])
