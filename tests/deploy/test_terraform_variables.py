@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from services.scanner.resources import detectors
+from shared.kinds import discover
 from tests.deploy.terraform_model import MODULE, TERRAFORM, parse
 
 DATADOG = TERRAFORM / "datadog"
@@ -231,4 +231,4 @@ def test_the_kinds_the_module_accepts_are_the_scanners() -> None:
     (condition,) = [v["condition"] for v in kinds["validation"]]
     listed = re.search(r"contains\(\[([^\]]*)\]", condition)
     assert listed, condition
-    assert sorted(re.findall(r'"([^"]+)"', listed.group(1))) == sorted(detectors.names())
+    assert sorted(re.findall(r'"([^"]+)"', listed.group(1))) == sorted(discover().names())
