@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every CloudThrift process; the command picks the service:
 #   cloudthrift bootstrap | worker scanner|analyzer|notifier|executor | serve | scan | dlq ...
-# and `moto_server` (a dependency) is the local AWS of docker-compose.yml.
+# The production image (the default) carries no moto. docker-compose.yml builds with
+# `--build-arg EXTRAS=local`, which adds it for `cloudthrift aws-emulator`, its local AWS.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: a virtualenv with the pinned dependencies, then the project itself -------------------
@@ -11,12 +12,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/cloudthrift
 WORKDIR /src
+# Extras of pyproject.toml to add, comma-separated: `local` is moto (about 220 MiB, bench/README.md).
+ARG EXTRAS=""
 # Dependencies first (from pyproject.toml, pinned by constraints.txt): this layer survives code edits.
 COPY pyproject.toml constraints.txt ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import os, tomllib; project = tomllib.load(open('pyproject.toml', 'rb'))['project']; extras = [e.strip() for e in os.environ.get('EXTRAS', '').split(',') if e.strip()]; print('\n'.join(project['dependencies'] + [d for e in extras for d in project['optional-dependencies'][e]]))" \
         > requirements.txt \
     && /opt/cloudthrift/bin/pip install --constraint constraints.txt --requirement requirements.txt
-COPY README.md ./
+COPY README.md LICENSE ./
 COPY shared ./shared
 COPY services ./services
 RUN /opt/cloudthrift/bin/pip install --constraint constraints.txt --no-deps . \

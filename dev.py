@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The two set-up commands of README.md: `python3 dev.py run` and `python3 dev.py test`.
 
-Only the standard library is used here so that a fresh machine with nothing but Python 3.11 can run it:
-it creates `.venv` when missing, (re)installs the project when pyproject.toml or the constraints change,
-then hands over to the real command.
+Only the standard library is used here so that a fresh machine with nothing but Python (3.11, 3.12 or
+3.13) can run it: it creates `.venv` when missing, (re)installs the project when pyproject.toml or the
+constraints change, then hands over to the real command.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".cloudthrift-installed"
 INPUTS = ("pyproject.toml", "constraints.txt")
+OLDEST = (3, 11)  # pyproject.toml's requires-python
+NEWEST_CHECKED = (3, 13)  # the newest CPython the pinned constraints have wheels for
 
 
 def _fingerprint() -> str:
@@ -31,10 +33,41 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+def python_problem(version: tuple[int, ...]) -> str | None:
+    """Why this interpreter cannot build the virtualenv, or None when it can."""
+    if tuple(version[:2]) < OLDEST:
+        return f"CloudThrift needs Python {OLDEST[0]}.{OLDEST[1]} or newer (this is {_dotted(version)})"
+    return None
+
+
+def python_note(version: tuple[int, ...]) -> str | None:
+    """A warning for a CPython newer than the pins were checked against, or None.
+
+    Such a release may lack wheels for the pinned compiled packages (pydantic-core, ddtrace, aiohttp):
+    pip would then try to compile them, so say so up front rather than only in a compiler's output.
+    """
+    if tuple(version[:2]) > NEWEST_CHECKED:
+        newest = f"{NEWEST_CHECKED[0]}.{NEWEST_CHECKED[1]}"
+        return (
+            f"note: the pinned dependencies are checked up to Python {newest}, this is {_dotted(version)}; "
+            f"if pip starts compiling a package, use Python {OLDEST[0]}.{OLDEST[1]}-{newest}"
+        )
+    return None
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version[:3])
+
+
 def ensure_venv() -> None:
     """Create the virtualenv and install the project with its test extras, only when something changed."""
-    if sys.version_info[:2] != (3, 11):
-        sys.exit(f"CloudThrift needs Python 3.11 (this is {sys.version.split()[0]})")
+    running = tuple(sys.version_info)
+    problem = python_problem(running)
+    if problem:
+        sys.exit(problem)
+    note = python_note(running)
+    if note:
+        print(note, file=sys.stderr)
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)
         venv.create(VENV, with_pip=True)

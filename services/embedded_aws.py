@@ -5,6 +5,9 @@ checks a ConditionExpression and then writes, without a lock, so two concurrent 
 both pass on a threaded server. Real DynamoDB applies each conditional write atomically, and the
 ledger's races (two executors claiming one approval) depend on that, so the emulator must too.
 Everything else (SQS long polls above all) stays concurrent.
+
+moto is the `local` extra, not a production dependency (the image leaves it out). Without it this module
+still imports, and using the emulator raises LocalExtraMissing, a SettingsError: one line from the CLI.
 """
 
 from __future__ import annotations
@@ -13,10 +16,34 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from shared.errors import SettingsError
+
+try:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import BaseWSGIServer, make_server
+except ModuleNotFoundError as exc:  # a production install: checked by require_local_extra()
+    _MISSING: str | None = exc.name
+else:
+    _MISSING = None
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class LocalExtraMissing(SettingsError):
+    """moto (or its server's dependencies) is not installed: a production install, without the extra."""
+
+
+def require_local_extra() -> None:
+    """Raise LocalExtraMissing, naming the fix, unless moto's server can be used in this install."""
+    if _MISSING is not None:
+        raise LocalExtraMissing(
+            f"the embedded AWS needs {_MISSING}, which production installs leave out: "
+            "install cloudthrift[local] (pip install 'cloudthrift[local]')"
+        )
 
 
 def serialise_dynamodb(app: WsgiApp) -> WsgiApp:
@@ -35,6 +62,7 @@ class EmbeddedAws:
     """Start/stop a moto server bound to loopback; `endpoint` is the AWS_ENDPOINT_URL to use."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        require_local_extra()
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

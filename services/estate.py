@@ -21,6 +21,9 @@ DEMO_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1")
 
 def moto_backdater(account_id: str = "123456789012") -> Backdater:
     """Reach into an in-process moto server's EC2 backend to make seeded resources look old."""
+    from services.embedded_aws import require_local_extra
+
+    require_local_extra()
     from moto.ec2.models import ec2_backends
 
     def backdate(region: str, collection: str, resource_id: str, attribute: str, when: datetime) -> None:

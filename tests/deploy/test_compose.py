@@ -27,6 +27,7 @@ from services.cli import app
 from shared.config import Settings
 from shared.events import Envelope, ScanRequested
 from tests.deploy.terraform_model import MODULE, ROOT, load_module
+from tests.deploy.test_dockerfile import requirements as dockerfile_requirements
 
 COMPOSE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("bootstrap", "scanner", "analyzer", "notifier", "executor", "interactions")
@@ -87,10 +88,32 @@ def test_each_worker_runs_in_its_own_container(compose: dict[str, Any]) -> None:
     assert all(len(c) == 2 for c in workers) and len(workers) == 4
 
 
-def test_moto_is_the_projects_atomic_aws_emulator_from_the_same_image(compose: dict[str, Any]) -> None:
+def build_args(service: dict[str, Any]) -> dict[str, str]:
+    """The Dockerfile build arguments of a service (compose's `build: .` short form has none)."""
+    build = service["build"]
+    if isinstance(build, str):
+        assert build == ".", build
+        return {}
+    assert build["context"] == "." and build.get("dockerfile", "Dockerfile") == "Dockerfile", build
+    return {name: resolved(value) for name, value in (build.get("args") or {}).items()}
+
+
+def test_app_containers_run_the_production_image_without_moto(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in (*APP_SERVICES, "cli"):
+        extras = build_args(services[name]).get("EXTRAS")
+        installed = dockerfile_requirements(extras)
+        assert not [r for r in installed if r.startswith("moto")], f"{name}: the image it runs carries moto"
+    assert len({services[name]["image"] for name in (*APP_SERVICES, "cli")}) == 1
+
+
+def test_moto_is_the_projects_atomic_aws_emulator_from_the_same_dockerfile(compose: dict[str, Any]) -> None:
     services = compose["services"]
     moto = services["moto"]
-    assert "entrypoint" not in moto and moto["image"] == services["scanner"]["image"]
+    assert "entrypoint" not in moto
+    assert moto["image"] != services["scanner"]["image"], "two images: production and the emulator's"
+    assert "local" in build_args(moto)["EXTRAS"].split(",")
+    assert any(r.startswith("moto[server]==") for r in dockerfile_requirements(build_args(moto)["EXTRAS"]))
     command = moto["command"]
     assert command[0] == "aws-emulator", "not plain moto_server: its conditional writes are not atomic"
     assert cli_problem(command) is None, cli_problem(command)

@@ -1,10 +1,14 @@
 """The Dockerfile, read (no Docker engine here): small base, two stages, pinned install, non-root user
-that the ECS task definitions and compose agree with, and only the sources the image needs."""
+that the ECS task definitions and compose agree with, only the sources the image needs, and no moto
+unless built with the `local` extra."""
 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import subprocess
+import sys
 import tomllib
 
 from tests.deploy.terraform_model import MODULE, ROOT, load_module
@@ -22,6 +26,28 @@ def instructions() -> list[tuple[str, str]]:
             keyword, _, rest = line.partition(" ")
             found.append((keyword.upper(), rest.strip()))
     return found
+
+
+def requirements(extras: str | None = None) -> list[str]:
+    """What the build stage installs, by running the Dockerfile's own `python -c` with that EXTRAS."""
+    (command,) = [a for k, a in instructions() if k == "RUN" and "requirements.txt" in a and "tomllib" in a]
+    match = re.search(r'python -c "(.+?)"\s*>\s*requirements\.txt', command)
+    assert match, command
+    env = {k: v for k, v in os.environ.items() if k != "EXTRAS"}
+    if extras is not None:
+        env["EXTRAS"] = extras  # build arguments reach RUN as environment variables
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def build_arg_default(name: str) -> str | None:
+    for keyword, arguments in instructions():
+        if keyword == "ARG" and arguments.partition("=")[0] == name:
+            return arguments.partition("=")[2].strip('"')
+    return None
 
 
 def test_two_stages_on_python_311_slim() -> None:
@@ -54,7 +80,22 @@ def test_entrypoint_is_the_cli_and_the_scripts_exist() -> None:
     assert ("ENTRYPOINT", '["cloudthrift"]') in steps
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["cloudthrift"] == "services.cli:main"
-    assert any(dep.startswith("moto[server]") for dep in project["dependencies"]), "moto_server in image"
+
+
+def test_the_default_image_installs_the_dependencies_and_no_moto() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert build_arg_default("EXTRAS") == "", "`docker build .` is the production image"
+    for extras in (None, ""):
+        assert requirements(extras) == project["dependencies"]
+    assert not [r for r in requirements() if r.lower().startswith(("moto", "werkzeug"))]
+
+
+def test_the_local_extra_adds_moto_for_the_aws_emulator() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    local = requirements("local")
+    assert local == project["dependencies"] + project["optional-dependencies"]["local"]
+    assert any(r.startswith("moto[server]==") for r in local)
+    assert requirements(" local, ") == local, "spaces and empty items in the list are ignored"
 
 
 def test_the_build_context_holds_what_the_image_copies() -> None:
@@ -86,3 +127,18 @@ def test_the_build_context_holds_what_the_image_copies() -> None:
         assert included(source), f"{source} is excluded by .dockerignore"
     for secret_or_bulk in (".env", ".venv", ".venv-tools", ".git", "tests", "terraform"):
         assert not included(secret_or_bulk), f"{secret_or_bulk} must stay out of the image"
+
+
+def test_the_build_stage_copies_the_files_the_project_build_reads() -> None:
+    """`pip install .` in the image builds from what was copied: readme and license files included."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    steps = instructions()
+    install = next(i for i, (k, a) in enumerate(steps) if k == "RUN" and "--no-deps ." in a)
+    copied = {
+        source
+        for keyword, arguments in steps[:install]
+        if keyword == "COPY" and "--from=" not in arguments
+        for source in arguments.split()[:-1]
+    }
+    needed = {project["readme"], *project["license-files"], "pyproject.toml", "shared", "services"}
+    assert needed <= copied, f"copy before `pip install .`: {sorted(needed - copied)}"

@@ -32,13 +32,16 @@ resource "aws_acm_certificate_validation" "interactions" {
 module "cloudthrift" {
   source = "../../modules/cloudthrift"
 
-  regions            = var.regions
-  dry_run            = var.dry_run
-  image_tag          = var.image_tag
-  vpc_id             = var.vpc_id
-  private_subnet_ids = var.private_subnet_ids
-  public_subnet_ids  = var.public_subnet_ids
-  certificate_arn    = aws_acm_certificate_validation.interactions.certificate_arn
+  regions                = var.regions
+  dry_run                = var.dry_run
+  scan_role_arns         = var.scan_role_arns
+  scan_schedule          = var.scan_schedule
+  scan_schedule_timezone = var.scan_schedule_timezone
+  image_tag              = var.image_tag
+  vpc_id                 = var.vpc_id
+  private_subnet_ids     = var.private_subnet_ids
+  public_subnet_ids      = var.public_subnet_ids
+  certificate_arn        = aws_acm_certificate_validation.interactions.certificate_arn
 
   discord_application_id = var.discord_application_id
   discord_public_key     = var.discord_public_key

@@ -10,6 +10,24 @@ variable "regions" {
   default     = ["us-east-1"]
 }
 
+variable "scan_role_arns" {
+  description = "Roles in other accounts to scan and clean up in, one schedule each (docs/DEPLOY.md says what each role needs)."
+  type        = list(string)
+  default     = []
+}
+
+variable "scan_schedule" {
+  description = "When to scan: an EventBridge Scheduler cron(...) or rate(...) expression."
+  type        = string
+  default     = "cron(0 7 * * ? *)"
+}
+
+variable "scan_schedule_timezone" {
+  description = "IANA time zone of scan_schedule."
+  type        = string
+  default     = "UTC"
+}
+
 variable "vpc_id" {
   description = "An existing VPC."
   type        = string
