@@ -134,10 +134,12 @@ def _register_service_commands() -> None:
     from services.dlq_cli import register as register_dlq
     from services.executor.cli import register as register_executor
     from services.notifier.cli import register as register_notifier
+    from services.report.cli import register as register_report
     from services.scanner.cli import register as register_scanner
 
     for register in (register_dlq, register_scanner, register_analyzer, register_notifier, register_executor):
         register(app)
+    register_report(app)
 
 
 _register_service_commands()

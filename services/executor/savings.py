@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -229,12 +229,15 @@ def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
     report.by_approver[str(decision.get("approver_name") or "unknown")] += amount
 
 
-async def read_ledger(ledger: Ledger, *, extra: Sequence[str] = ()) -> AsyncIterator[Decision]:
+async def read_ledger(
+    ledger: Ledger, *, extra: Mapping[State, Sequence[str]] | None = None
+) -> AsyncIterator[Decision]:
     """Every decision, state by state through the by-state index, with only the fields needed.
 
     Never a scan: the index holds decisions only (auxiliary records have no state), and each query
-    reads one state's items, projected to `FIELDS` (plus `extra`), not their whole findings.
+    reads one state's items, projected to `FIELDS` (plus `extra[state]`), not their whole findings.
     """
     for state in State:
-        async for decision in ledger.by_state(state, attributes=(*FIELDS, *extra)):
+        fields = (*FIELDS, *(extra or {}).get(state, ()))
+        async for decision in ledger.by_state(state, attributes=fields):
             yield decision
