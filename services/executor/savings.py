@@ -179,7 +179,7 @@ def summarize(decisions: Iterable[Decision], *, now: datetime | None = None) -> 
     for decision in decisions:
         if "state" not in decision.attrs or "decision_id" not in decision.attrs:
             continue  # auxiliary records (cards, group windows, markers) share the table
-        state = decision.state.value
+        state = str(decision.attrs["state"])  # by name: undo states may be newer than this code
         found = decision.time("created_at")
         if found is not None and (report.first_found is None or found < report.first_found):
             report.first_found = found
@@ -210,7 +210,7 @@ def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
     amount = _money(decision.get("realised_monthly_saving_usd"))
     executed_at = decision.time("executed_at")
     restored_at = decision.time("restored_at")
-    if restored_at is None and decision.state.value == "RESTORED":
+    if restored_at is None and decision.get("state") == "RESTORED":
         restored_at = decision.time("updated_at")
     if executed_at is not None:
         report.accruals.append(Accrual(executed_at, amount, restored_at))

@@ -54,10 +54,21 @@ def _empty(ax: Any, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", color="#666666", transform=ax.transAxes)
 
 
-def _usd_axis(ax: Any, axis: str = "y") -> None:
+def _usd_axis(ax: Any, largest: float, axis: str = "y") -> None:
+    """Dollars on an axis: whole dollars, or cents when the amounts are small (a new clean-up)."""
     from matplotlib.ticker import StrMethodFormatter
 
-    getattr(ax, f"{axis}axis").set_major_formatter(StrMethodFormatter("${x:,.0f}"))
+    decimals = 0 if largest >= 20 else 2
+    getattr(ax, f"{axis}axis").set_major_formatter(StrMethodFormatter(f"${{x:,.{decimals}f}}"))
+
+
+def _duration_unit(largest_hours: float) -> tuple[str, float]:
+    """Hours, unless every wait is shorter than one (minutes) or than a minute (seconds)."""
+    if largest_hours >= 1:
+        return "hours", 1.0
+    if largest_hours >= 1 / 60:
+        return "minutes", 60.0
+    return "seconds", 3600.0
 
 
 def avoided_over_time(series: Sequence[tuple[datetime, Decimal]]) -> str:
@@ -76,7 +87,7 @@ def avoided_over_time(series: Sequence[tuple[datetime, Decimal]]) -> str:
         locator = AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        _usd_axis(ax)
+        _usd_axis(ax, max(total))
     return _svg(figure, "avoided")
 
 
@@ -95,7 +106,7 @@ def realised_by_month(by_month_and_kind: Mapping[str, Mapping[str, Decimal]]) ->
             ax.bar(months, heights, bottom=bottom, label=kind, color=color, width=0.6)
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
         ax.legend(frameon=False, fontsize="small")
-        _usd_axis(ax)
+        _usd_axis(ax, max(bottom))
         ax.set_ylabel("$ per month")
     return _svg(figure, "realised")
 
@@ -109,8 +120,9 @@ def pending_waste(by_account: Mapping[str, Decimal], by_kind: Mapping[str, Decim
             _empty(ax, "Nothing pending")
             continue
         names = sorted(values, key=lambda name: values[name])[-10:]  # the ten largest, largest on top
-        ax.barh(names, [float(values[name]) for name in names], color=PALETTE[1], height=0.6)
-        _usd_axis(ax, "x")
+        amounts = [float(values[name]) for name in names]
+        ax.barh(names, amounts, color=PALETTE[1], height=0.6)
+        _usd_axis(ax, max(amounts), "x")
     return _svg(figure, "pending")
 
 
@@ -120,10 +132,15 @@ def decision_time(hours: Sequence[float], median: float | None, p90: float | Non
     if not hours or median is None or p90 is None:
         _empty(ax, "No decision taken yet")
     else:
-        ax.hist(list(hours), bins=min(20, max(5, len(hours))), color=PALETTE[4])
-        ax.axvline(median, color=PALETTE[0], linewidth=2, label=f"median {median:.1f} h")
-        ax.axvline(p90, color=PALETTE[5], linewidth=2, linestyle="--", label=f"90th percentile {p90:.1f} h")
-        ax.set_xlabel("hours from first sighting to decision")
+        unit, scale = _duration_unit(max(hours))
+        ax.hist([value * scale for value in hours], bins=min(20, max(5, len(hours))), color=PALETTE[4])
+        for value, name, style, color in (
+            (median, "median", "-", PALETTE[0]),
+            (p90, "90th percentile", "--", PALETTE[5]),
+        ):
+            label = f"{name} {value * scale:.1f} {unit}"
+            ax.axvline(value * scale, color=color, linewidth=2, linestyle=style, label=label)
+        ax.set_xlabel(f"{unit} from first sighting to decision")
         ax.set_ylabel("decisions")
         ax.legend(frameon=False, fontsize="small")
     return _svg(figure, "decision")
