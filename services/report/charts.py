@@ -55,10 +55,11 @@ def _empty(ax: Any, message: str) -> None:
 
 
 def _usd_axis(ax: Any, largest: float, axis: str = "y") -> None:
-    """Dollars on an axis: whole dollars, or cents when the amounts are small (a new clean-up)."""
+    """Dollars on an axis: whole dollars, cents for small amounts, and finer for what a clean-up
+    of a few minutes has avoided (a demo's)."""
     from matplotlib.ticker import StrMethodFormatter
 
-    decimals = 0 if largest >= 20 else 2
+    decimals = 0 if largest >= 20 else 2 if largest >= 0.2 else 4
     getattr(ax, f"{axis}axis").set_major_formatter(StrMethodFormatter(f"${{x:,.{decimals}f}}"))
 
 
