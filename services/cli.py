@@ -135,6 +135,7 @@ def _register_service_commands() -> None:
     from services.executor.cli import register as register_executor
     from services.kinds_cli import register as register_kinds
     from services.notifier.cli import register as register_notifier
+    from services.report.cli import register as register_report
     from services.scanner.cli import register as register_scanner
 
     for register in (
@@ -146,6 +147,7 @@ def _register_service_commands() -> None:
         register_executor,
     ):
         register(app)
+    register_report(app)
 
 
 _register_service_commands()

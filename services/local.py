@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 
 import structlog
 from rich.console import Console
@@ -30,6 +31,7 @@ from shared.logs import configure_logging
 from shared.worker import Runtime, open_runtime, run_workers
 
 log = structlog.get_logger("cloudthrift.local")
+REPORT_FILE = "cloudthrift-report.html"
 
 
 def start_moto(port: int = 0) -> tuple[EmbeddedAws, str]:
@@ -101,11 +103,20 @@ async def _run_pipeline(runtime: Runtime, *, once: bool) -> None:
     consumed: list[QueueName] = [spec.input for spec in specs]
     await _wait_until_quiet(runtime, consumed, stop)
     print_report(await _all_decisions(runtime.ledger), runtime.settings)
+    await _write_html_report(runtime)
     if once:
         stop.set()
     await workers
     if endpoint is not None:
         await endpoint.cleanup()
+
+
+async def _write_html_report(runtime: Runtime) -> None:
+    """The same figures as a shareable page (`cloudthrift report`): charts a manager can read."""
+    from services.report import write_report
+
+    path = await write_report(runtime.ledger, Path(REPORT_FILE))
+    print(f"Savings report: {path}  (open it in a browser; `cloudthrift report` writes it again)")
 
 
 async def _wait_until_quiet(runtime: Runtime, queues: Iterable[QueueName], stop: asyncio.Event) -> None:

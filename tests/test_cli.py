@@ -10,9 +10,11 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
@@ -125,7 +127,8 @@ def test_unknown_worker_is_refused(moto_endpoint: str) -> None:
     assert done.returncode == 2 and "unknown worker(s) janitor" in done.stderr
 
 
-def test_local_once_finds_the_seeded_idle_resources_with_their_costs() -> None:
+@pytest.mark.timeout(300)  # a whole local run, report included, on a shared 2-core machine
+def test_local_once_finds_the_seeded_idle_resources_with_their_costs(tmp_path: Path) -> None:
     """The README's first command, end to end: its own moto server, seeded estate, every worker, one scan."""
     clean = {
         k: v
@@ -138,12 +141,17 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs() -> None:
         text=True,
         timeout=300,
         env={**clean, "CLOUDTHRIFT_LOG_FORMAT": "json"},
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "42 idle resource(s), $10065.87/month wasted" in done.stdout
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout
     assert "dr-restore-point" not in done.stdout  # opted out
     assert "just-provisioned" not in done.stdout  # too young
+    # ...and the savings report of the demo estate, written where the user ran it, its path printed.
+    report = tmp_path / "cloudthrift-report.html"
+    assert f"Savings report: {report}" in done.stdout
+    assert 'data-figure="pending.waste_monthly_usd">10065.87<' in report.read_text()
 
 
 async def test_aws_emulator_command_serves_atomic_conditional_writes_and_stops_on_sigterm(

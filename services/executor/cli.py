@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -50,10 +51,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def savings(
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+        as_of: Annotated[
+            datetime | None, typer.Option(help="When 'cost avoided to date' ends (UTC; default: now).")
+        ] = None,
     ) -> None:
         """Monthly savings realised (by month, kind, region, approver) and the waste still pending."""
         from services.cli import run, settings
-        from services.executor.savings import summarize
+        from services.executor.savings import read_ledger, summarize
         from shared.aws import AwsClients
         from shared.ledger import Ledger
 
@@ -62,7 +66,8 @@ def register(app: typer.Typer) -> None:
         async def go() -> SavingsReport:
             async with AwsClients(loaded) as aws:
                 ledger = Ledger(await aws.client("dynamodb"), loaded.table_name)
-                return summarize([decision async for decision in ledger.everything()])
+                decisions = await read_ledger(ledger)
+            return summarize(decisions, now=as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None)
 
         report = run(go())
         if as_json:

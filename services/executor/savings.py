@@ -1,21 +1,53 @@
 """The savings history: what cleaning up really saved, and the waste still waiting on a human.
 
-A pure function over ledger decisions, so the report is tested without any AWS and the CLI only
-renders it. Only real executions count as realised; dry runs are reported apart (what they would have
-saved), so a rehearsal can never be mistaken for money saved.
+A pure function over ledger decisions, so the figures are tested without any AWS and the commands only
+render them: `cloudthrift savings` prints them, `cloudthrift report` draws them, both from `summarize`,
+so the two can never disagree. Only real executions count as realised; dry runs are reported apart
+(what they would have saved), so a rehearsal can never be mistaken for money saved.
 """
 
 from __future__ import annotations
 
+import asyncio
+import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.ledger import Decision, State
+from shared.events import utcnow
+from shared.ledger import Decision, Ledger, State
 
 PENDING = (State.FOUND, State.ANALYZED, State.AWAITING_APPROVAL)
+# A real clean-up stays in the savings history through its undo (issue 14's RESTORING → RESTORED):
+# it avoided cost from its execution until it was undone. Names, so this works before those states exist.
+CLEANED_UP = frozenset({"EXECUTED", "RESTORING", "RESTORED", "RESTORE_FAILED"})
+DECIDED = frozenset(
+    {"APPROVED", "REJECTED", "SNOOZED", "EXECUTING", "EXECUTED", "SKIPPED", "FAILED"} | CLEANED_UP
+)
+# AWS prices a month as 730 hours (the price table's convention: $0.005/h is $3.65 a month).
+HOURS_PER_MONTH = Decimal(730)
+# Every attribute `summarize` reads: readers project these instead of transferring whole findings.
+FIELDS = (
+    "decision_id",
+    "cycle",
+    "kind",
+    "account_id",
+    "region",
+    "created_at",
+    "decided_at",
+    "executed_at",
+    "restored_at",
+    "updated_at",
+    "dry_run",
+    "realised_monthly_saving_usd",
+    "would_save_monthly_usd",
+    "approver_name",
+    "monthly_cost_usd",
+    "net_monthly_saving_usd",
+)
 _CENT = Decimal("0.01")
 
 
@@ -23,39 +55,103 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0))
 
 
+def usd(value: Decimal) -> str:
+    """Money as text: two decimals, exact (what a spreadsheet expects)."""
+    return str(value.quantize(_CENT))
+
+
+@dataclass(frozen=True)
+class Accrual:
+    """One real clean-up: it avoids `monthly_usd` a month from `start` until `end` (its undo), if any."""
+
+    start: datetime
+    monthly_usd: Decimal
+    end: datetime | None = None
+
+
+def _table(values: dict[str, Decimal]) -> dict[str, str]:
+    return {name: usd(amount) for name, amount in sorted(values.items())}
+
+
+def _by_kind() -> defaultdict[str, Decimal]:
+    return defaultdict(Decimal)
+
+
 @dataclass
 class SavingsReport:
+    as_of: datetime = field(default_factory=utcnow)
     realised_monthly_usd: Decimal = Decimal(0)
     executed: int = 0
     by_month: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_month_and_kind: dict[str, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(_by_kind))
     by_kind: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     by_region: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     by_approver: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    accruals: list[Accrual] = field(default_factory=list)
+    undone: int = 0
     dry_runs: int = 0
     dry_run_monthly_usd: Decimal = Decimal(0)
     pending: int = 0
     pending_waste_monthly_usd: Decimal = Decimal(0)
     pending_net_saving_monthly_usd: Decimal = Decimal(0)
     pending_by_state: Counter[str] = field(default_factory=Counter)
+    pending_by_account: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    pending_by_kind: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     outcomes: Counter[str] = field(default_factory=Counter)
+    decision_hours: list[float] = field(default_factory=list)
+    first_found: datetime | None = None
+
+    def avoided_series(self) -> list[tuple[datetime, Decimal]]:
+        """Cost avoided to date, cumulative, at every execution and undo up to `as_of` (and at `as_of`).
+
+        A sweep over the events: between two of them the total grows at the sum of the monthly rates
+        then in force, so the curve is exact at its points and linear between them.
+        """
+        events: list[tuple[datetime, Decimal]] = []
+        for accrual in self.accruals:
+            events.append((accrual.start, accrual.monthly_usd))
+            if accrual.end is not None:
+                events.append((accrual.end, -accrual.monthly_usd))
+        events = sorted(event for event in events if event[0] <= self.as_of)
+        series: list[tuple[datetime, Decimal]] = []
+        total, rate, last = Decimal(0), Decimal(0), None
+        for when, change in [*events, (self.as_of, Decimal(0))]:
+            if last is not None:
+                hours = Decimal(str((when - last).total_seconds())) / 3600
+                total += rate * hours / HOURS_PER_MONTH
+            rate, last = rate + change, when
+            series.append((when, total))
+        return series if events else []
+
+    @property
+    def avoided_to_date_usd(self) -> Decimal:
+        series = self.avoided_series()
+        return series[-1][1] if series else Decimal(0)
+
+    def decision_time_hours(self) -> tuple[float, float] | None:
+        """Median and 90th percentile of the hours from first sighting to a human's decision."""
+        hours = sorted(self.decision_hours)
+        if not hours:
+            return None
+        p90 = statistics.quantiles(hours, n=10, method="inclusive")[-1] if len(hours) > 1 else hours[0]
+        return statistics.median(hours), p90
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON: money as strings with two decimals (exact, and what a spreadsheet expects)."""
-
-        def usd(value: Decimal) -> str:
-            return str(value.quantize(_CENT))
-
-        def table(values: dict[str, Decimal]) -> dict[str, str]:
-            return {name: usd(amount) for name, amount in sorted(values.items())}
-
+        timing = self.decision_time_hours()
         return {
+            "as_of": self.as_of.isoformat(),
+            "first_found": self.first_found.isoformat() if self.first_found else None,
             "realised": {
                 "monthly_usd": usd(self.realised_monthly_usd),
                 "executed": self.executed,
-                "by_month": table(self.by_month),
-                "by_kind": table(self.by_kind),
-                "by_region": table(self.by_region),
-                "by_approver": table(self.by_approver),
+                "undone": self.undone,
+                "avoided_to_date_usd": usd(self.avoided_to_date_usd),
+                "by_month": _table(self.by_month),
+                "by_month_and_kind": {m: _table(k) for m, k in sorted(self.by_month_and_kind.items())},
+                "by_kind": _table(self.by_kind),
+                "by_region": _table(self.by_region),
+                "by_approver": _table(self.by_approver),
             },
             "dry_run": {"executed": self.dry_runs, "would_save_monthly_usd": usd(self.dry_run_monthly_usd)},
             "pending": {
@@ -63,35 +159,91 @@ class SavingsReport:
                 "waste_monthly_usd": usd(self.pending_waste_monthly_usd),
                 "net_saving_monthly_usd": usd(self.pending_net_saving_monthly_usd),
                 "by_state": dict(sorted(self.pending_by_state.items())),
+                "by_account": _table(self.pending_by_account),
+                "by_kind": _table(self.pending_by_kind),
             },
             "outcomes": dict(sorted(self.outcomes.items())),
+            "decision_time": {
+                "decided": len(self.decision_hours),
+                "median_hours": f"{timing[0]:.1f}" if timing else None,
+                "p90_hours": f"{timing[1]:.1f}" if timing else None,
+            },
         }
 
 
-def summarize(decisions: Iterable[Decision]) -> SavingsReport:
-    """Sum realised savings by month, kind, region and approver, and the waste still undecided."""
-    report = SavingsReport()
+def summarize(decisions: Iterable[Decision], *, now: datetime | None = None) -> SavingsReport:
+    """Sum realised savings by month, kind, region and approver, and the waste still undecided.
+
+    `now` is the moment "to date" means for the cost avoided (default: the current time).
+    """
+    report = SavingsReport(as_of=now or utcnow())
     for decision in decisions:
         if "state" not in decision.attrs or "decision_id" not in decision.attrs:
             continue  # auxiliary records (cards, group windows, markers) share the table
-        state = decision.state
-        if state in (State.EXECUTED, State.SKIPPED, State.FAILED):
-            report.outcomes[state.value] += 1
-        if state is State.EXECUTED and decision.get("dry_run"):
+        state = str(decision.attrs["state"])  # by name: undo states may be newer than this code
+        found = decision.time("created_at")
+        if found is not None and (report.first_found is None or found < report.first_found):
+            report.first_found = found
+        if state in DECIDED and found is not None and decision.cycle == 0:
+            # A later cycle keeps its first cycle's created_at: its own start is not recorded apart.
+            decided = decision.time("decided_at")
+            if decided is not None:
+                report.decision_hours.append((decided - found).total_seconds() / 3600)
+        if state in ("EXECUTED", "SKIPPED", "FAILED"):
+            report.outcomes[state] += 1
+        if state in CLEANED_UP and decision.get("dry_run"):
             report.dry_runs += 1
             report.dry_run_monthly_usd += _money(decision.get("would_save_monthly_usd"))
-        elif state is State.EXECUTED:
-            amount = _money(decision.get("realised_monthly_saving_usd"))
-            executed_at = decision.time("executed_at")
-            report.executed += 1
-            report.realised_monthly_usd += amount
-            report.by_month[executed_at.strftime("%Y-%m") if executed_at else "unknown"] += amount
-            report.by_kind[str(decision.get("kind", "unknown"))] += amount
-            report.by_region[str(decision.get("region", "unknown"))] += amount
-            report.by_approver[str(decision.get("approver_name") or "unknown")] += amount
-        elif state in PENDING:
+        elif state in CLEANED_UP:
+            _cleaned_up(report, decision)
+        elif state in {s.value for s in PENDING}:
+            amount = _money(decision.get("monthly_cost_usd"))
             report.pending += 1
-            report.pending_by_state[state.value] += 1
-            report.pending_waste_monthly_usd += _money(decision.get("monthly_cost_usd"))
+            report.pending_by_state[state] += 1
+            report.pending_waste_monthly_usd += amount
             report.pending_net_saving_monthly_usd += _money(decision.get("net_monthly_saving_usd"))
+            report.pending_by_account[str(decision.get("account_id", "unknown"))] += amount
+            report.pending_by_kind[str(decision.get("kind", "unknown"))] += amount
     return report
+
+
+def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
+    amount = _money(decision.get("realised_monthly_saving_usd"))
+    executed_at = decision.time("executed_at")
+    restored_at = decision.time("restored_at")
+    if restored_at is None and decision.get("state") == "RESTORED":
+        restored_at = decision.time("updated_at")
+    if executed_at is not None:
+        report.accruals.append(Accrual(executed_at, amount, restored_at))
+    if restored_at is not None:
+        report.undone += 1
+        return  # undone: it saves nothing any more, though what it avoided until then stays avoided
+    # Still saving (an undo under way or one that failed has not brought the resource back).
+    month = executed_at.strftime("%Y-%m") if executed_at else "unknown"
+    kind = str(decision.get("kind", "unknown"))
+    report.executed += 1
+    report.realised_monthly_usd += amount
+    report.by_month[month] += amount
+    report.by_month_and_kind[month][kind] += amount
+    report.by_kind[kind] += amount
+    report.by_region[str(decision.get("region", "unknown"))] += amount
+    report.by_approver[str(decision.get("approver_name") or "unknown")] += amount
+
+
+async def read_ledger(
+    ledger: Ledger, *, extra: Mapping[State, Sequence[str]] | None = None
+) -> list[Decision]:
+    """Every decision, state by state through the by-state index, with only the fields needed.
+
+    Never a scan: the index holds decisions only (auxiliary records have no state), and each query
+    reads one state's items, projected to `FIELDS` (plus `extra[state]`), not their whole findings.
+    The states are queried concurrently: against DynamoDB the round trips overlap.
+    """
+
+    async def one(state: State) -> list[Decision]:
+        fields = (*FIELDS, *(extra or {}).get(state, ()))
+        return [decision async for decision in ledger.by_state(state, attributes=fields)]
+
+    return [
+        decision for chunk in await asyncio.gather(*(one(state) for state in State)) for decision in chunk
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -66,12 +67,21 @@ def test_realised_savings_are_summed_by_month_kind_region_and_approver() -> None
         Decision({"pk": "s", "state": "SKIPPED", "decision_id": "d"}),
     ]
 
-    report = summarize(decisions).to_json()
+    # Cost avoided to date on 2026-11-30 10:00: $10.00 a month for the 46 days since 2026-10-15 10:00,
+    # $6.15 a month for the 15 days since 2026-11-15 10:00 (a month is 730 hours): 15.12 + 3.03.
+    as_of = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    report = summarize(decisions, now=as_of).to_json()
 
     assert report["realised"] == {
         "monthly_usd": "16.15",
         "executed": 3,
+        "undone": 0,
+        "avoided_to_date_usd": "18.16",
         "by_month": {"2026-10": "10.00", "2026-11": "6.15"},
+        "by_month_and_kind": {
+            "2026-10": {"ebs-volume": "10.00"},
+            "2026-11": {"ebs-volume": "2.50", "elastic-ip": "3.65"},
+        },
         "by_kind": {"ebs-volume": "12.50", "elastic-ip": "3.65"},
         "by_region": {"eu-west-1": "2.50", "us-east-1": "13.65"},
         "by_approver": {"alice": "13.65", "bob": "2.50"},
@@ -82,8 +92,48 @@ def test_realised_savings_are_summed_by_month_kind_region_and_approver() -> None
         "waste_monthly_usd": "25.00",
         "net_saving_monthly_usd": "19.00",
         "by_state": {"ANALYZED": 1, "AWAITING_APPROVAL": 1, "FOUND": 1},
+        "by_account": {"unknown": "25.00"},
+        "by_kind": {"unknown": "25.00"},
     }
     assert report["outcomes"] == {"EXECUTED": 4, "SKIPPED": 1}
+
+
+def test_an_undone_clean_up_stops_saving_but_keeps_what_it_avoided() -> None:
+    """Issue 14's undo: `restored_at` (or the RESTORED state) ends the accrual; the rest stays avoided."""
+    restored = executed("73.00", month="2026-11", kind="ebs-volume", region="us-east-1", approver="alice")
+    restored = Decision(dict(restored.attrs) | {"restored_at": "2026-11-25T10:00:00+00:00"})
+    standing = executed("7.30", month="2026-11", kind="elastic-ip", region="us-east-1", approver="bob")
+
+    report = summarize([restored, standing], now=datetime(2026, 12, 15, 10, tzinfo=UTC))
+
+    # 73.00 for 10 days (240 h of 730) = 24.00; 7.30 for 30 days (720 h) = 7.20.
+    assert report.to_json()["realised"]["avoided_to_date_usd"] == "31.20"
+    assert (report.undone, report.executed, report.realised_monthly_usd) == (1, 1, Decimal("7.30"))
+    series = report.avoided_series()
+    assert [total for _, total in series] == sorted(total for _, total in series)
+    assert series[-1] == (report.as_of, report.avoided_to_date_usd)
+
+
+def test_time_from_finding_to_decision_is_a_median_and_a_90th_percentile() -> None:
+    found = datetime(2026, 11, 1, tzinfo=UTC)
+    decided = [
+        Decision(
+            {
+                "pk": f"p{hours}",
+                "state": state,
+                "decision_id": "d",
+                "created_at": found.isoformat(),
+                "decided_at": (found + timedelta(hours=hours)).isoformat(),
+            }
+        )
+        for hours, state in [(1, "REJECTED"), (2, "SNOOZED"), (3, "APPROVED"), (4, "FAILED"), (50, "SKIPPED")]
+    ]
+    undecided = Decision({**decided[0].attrs, "pk": "w", "state": "AWAITING_APPROVAL"})
+
+    timing = summarize([*decided, undecided]).to_json()["decision_time"]
+
+    # Inclusive quantiles of 1, 2, 3, 4, 50: the 90th percentile is 4 + 0.6 * (50 - 4).
+    assert timing == {"decided": 5, "median_hours": "3.0", "p90_hours": "31.6"}
 
 
 def test_an_empty_ledger_reports_zero() -> None:
