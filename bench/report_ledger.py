@@ -53,15 +53,20 @@ def _free_port() -> int:
 
 
 def _finding(index: int, rng: random.Random, now: datetime):  # -> Finding
-    from shared.events import CostEstimate, CostLine, DecisionKey, Finding
+    from shared.events import LEGACY_CHECKS, CostEstimate, CostLine, DecisionKey, Finding
 
     kind = KINDS[0] if rng.random() < 0.8 else KINDS[1]
     monthly = Decimal(str(round(rng.uniform(3.65, 900), 2))) if kind == "ebs-volume" else Decimal("3.65")
     snapshot = (monthly * Decimal("0.3")).quantize(Decimal("0.01")) if kind == "ebs-volume" else Decimal(0)
     resource = f"vol-{index:017x}" if kind == "ebs-volume" else f"eipalloc-{index:017x}"
     return Finding(
-        kind=kind,
-        key=DecisionKey(account_id=rng.choice(ACCOUNTS), region=rng.choice(REGIONS), resource_id=resource),
+        key=DecisionKey(
+            account_id=rng.choice(ACCOUNTS),
+            region=rng.choice(REGIONS),
+            kind=kind,
+            check=LEGACY_CHECKS[kind],
+            resource_id=resource,
+        ),
         facts={"volume_type": rng.choice(["gp2", "gp3", "io1", "st1"]), "size_gib": rng.randint(8, 4000),
                "state": "available", "availability_zone": "us-east-1a", "iops": 3000, "encrypted": True},
         tags={"Name": f"bench-{index}", "team": rng.choice(["data", "web", "ml"]), "env": "prod",
