@@ -61,7 +61,9 @@ async def seed_by_pipeline(settings: Settings, session: AioSession | None = None
             TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": SCRIPT_NAME}]}],
         )
         seeded.script_volume = created["VolumeId"]
-        backdate(REGION, seeded.script_volume, datetime.now(UTC) - timedelta(days=30))
+        backdate(
+            REGION, "volumes", seeded.script_volume, "create_time", datetime.now(UTC) - timedelta(days=30)
+        )
     idle = 1 + sum(1 for item in estate if item.expectation == "idle")
 
     async with open_runtime(settings, session=session) as runtime:
