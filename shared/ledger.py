@@ -376,6 +376,48 @@ class Ledger:
             return False
         return True
 
+    async def update_if(
+        self,
+        pk: str,
+        *,
+        update: str,
+        condition: str,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """One conditional UpdateItem of bookkeeping that is not a state change (a decision's re-drive
+        record, a group card's tally); False when the condition failed. Nothing is read back."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": pk}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        if values:
+            request["ExpressionAttributeValues"] = {name: _to_dynamo(v) for name, v in values.items()}
+        try:
+            await self._db.update_item(**request)
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    async def read_fields(self, pk: str, fields: Sequence[str]) -> dict[str, Any] | None:
+        """Some attributes of one item (consistent read): a card's counters without its member list."""
+        names = {f"#p{index}": name for index, name in enumerate(fields)}
+        answer = await self._db.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}},
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
+        item = answer.get("Item")
+        if item is None:
+            return None
+        return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
     @staticmethod
     def _new_item(finding: Finding, *, cycle: int, now: datetime) -> dict[str, Any]:
         return {
