@@ -13,6 +13,7 @@ from typing import Any, Protocol, TextIO
 
 import structlog
 
+from services.executor.group_card import CardTally, CoalescedEdits
 from shared.ledger import Decision, State
 
 log = structlog.get_logger("cloudthrift.executor")
@@ -104,34 +105,12 @@ class ConsoleReporter:
         print(f"[cloudthrift] {outcome.headline}", file=stream, flush=True)
 
 
-class CardMembers(Protocol):
-    """Reads a group card's members (the ledger): a group card shows every member's outcome."""
+class GroupTally(Protocol):
+    """A group card's counters (services/executor/group_card.py's `GroupCards`)."""
 
-    async def __call__(self, card_id: str) -> list[Decision]: ...
+    async def count(self, card_id: str, decision: Decision, latest: str) -> bool: ...
 
-
-def group_summary(members: list[Decision], latest: Outcome) -> str:
-    """One group card, many decisions: count the outcomes so one member's edit never hides another's."""
-    done = [m for m in members if m.state is State.EXECUTED]
-    saved = sum(
-        (
-            Decimal(str(m.get("realised_monthly_saving_usd") or m.get("would_save_monthly_usd") or 0))
-            for m in done
-        ),
-        Decimal(0),
-    )
-    dry = any(m.get("dry_run") for m in done)
-    parts = [f"✅ {len(done)} {'dry-run ' if dry else ''}done ({_usd(saved)}/month)"]
-    for state, mark in ((State.SKIPPED, "⏭️"), (State.FAILED, "❌")):
-        count = sum(1 for m in members if m.state is state)
-        if count:
-            parts.append(f"{mark} {count} {state.value.lower()}")
-    waiting = len(members) - sum(
-        1 for m in members if m.state in (State.EXECUTED, State.SKIPPED, State.FAILED)
-    )
-    if waiting:
-        parts.append(f"⏳ {waiting} not finished")
-    return f"Group of {len(members)}: " + " · ".join(parts) + f"\nLatest: {latest.headline}"
+    async def tally(self, card_id: str) -> CardTally | None: ...
 
 
 class DiscordCardReporter:
@@ -141,23 +120,36 @@ class DiscordCardReporter:
         self,
         editor: CardEditor,
         fallback: OutcomeReporter | None = None,
-        members: CardMembers | None = None,
+        cards: GroupTally | None = None,
+        coalesce: CoalescedEdits | None = None,
     ) -> None:
         self._editor = editor
         self._fallback = fallback or ConsoleReporter()
-        self._members = members
+        self._cards = cards
+        self._coalesce = coalesce or CoalescedEdits()
 
     async def report(self, outcome: Outcome) -> None:
-        if not (outcome.channel_id and outcome.message_id):
+        channel_id, message_id = outcome.channel_id, outcome.message_id
+        if not (channel_id and message_id):
             await self._fallback.report(outcome)
             return
-        payload = card_edit(outcome)
         card_id = outcome.decision.get("card_id")
-        if self._members is not None and card_id and card_id != outcome.decision.decision_id:
-            members = await self._members(str(card_id))
-            if len(members) > 1:
-                payload["content"] = group_summary(members, outcome)[:_DISCORD_CONTENT_LIMIT]
-        await self._editor.edit_message(outcome.channel_id, outcome.message_id, payload)
+        cards = self._cards
+        if cards is None or not card_id or card_id == outcome.decision.decision_id:
+            await self._editor.edit_message(channel_id, message_id, card_edit(outcome))
+            return
+        # A group card: count this outcome once (constant work), then share one edit with the
+        # outcomes of the same card that land meanwhile.
+        await cards.count(str(card_id), outcome.decision, outcome.headline)
+
+        async def edit() -> None:
+            tally = await cards.tally(str(card_id))
+            payload = card_edit(outcome)
+            if tally is not None and tally.members > 1:
+                payload["content"] = tally.text()[:_DISCORD_CONTENT_LIMIT]
+            await self._editor.edit_message(channel_id, message_id, payload)
+
+        await self._coalesce.run(str(card_id), edit)
 
 
 async def tell(reporter: OutcomeReporter, decision: Decision | None) -> None:
