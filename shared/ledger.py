@@ -332,14 +332,24 @@ class Ledger:
         return True
 
     async def by_state(
-        self, state: State, *, attributes: Sequence[str] | None = None
+        self,
+        state: State,
+        *,
+        attributes: Sequence[str] | None = None,
+        changed_before: datetime | None = None,
     ) -> AsyncIterator[Decision]:
         """Every decision in `state`, newest change last, through the by-state index.
 
         `attributes` reads only those (plus pk and state): a sweep over many decisions that needs a
-        few fields should not transfer and decode every finding's JSON.
+        few fields should not transfer and decode every finding's JSON. `changed_before` reads only
+        those last changed before then (the index's sort key): a sweep for old ones skips the rest.
         """
         names = {"#state": "state"}
+        condition = "#state = :state"
+        values: dict[str, Any] = {":state": {"S": state.value}}
+        if changed_before is not None:
+            condition += " AND updated_at < :before"
+            values[":before"] = {"S": changed_before.isoformat()}
         projection: dict[str, str] = {}
         if attributes is not None:
             wanted = dict.fromkeys(["pk", "state", *attributes])
@@ -349,9 +359,9 @@ class Ledger:
         async for page in paginator.paginate(
             TableName=self._table,
             IndexName=STATE_INDEX,
-            KeyConditionExpression="#state = :state",
+            KeyConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":state": {"S": state.value}},
+            ExpressionAttributeValues=values,
             **projection,
         ):
             for item in page.get("Items", []):

@@ -57,23 +57,30 @@ class Claim:
             raise ClaimLost(f"claim {self.claim_id} on {self.pk} was taken over; the new owner finishes")
 
     async def renew(self) -> bool:
+        """Extend our claim, conditionally on it still being ours; False (and lost) if it is not.
+
+        Bookkeeping, not a state change: no history entry (a long snapshot would add one every few
+        seconds), but `updated_at` moves, so the sweep's index query skips a claim that is alive.
+        """
         now = self.clock()
-        result = await self.ledger.transition(
+        applied = await self.ledger.update_if(
             self.pk,
-            State.EXECUTING,
-            State.EXECUTING,
-            fields={"claim_expires_at": now + self.ttl},
-            actor=ACTOR,
-            note="claim renewed",
-            now=now,
-            expected_decision_id=self.decision_id,
-            expected_claim_id=self.claim_id,
+            update="SET claim_expires_at = :expires, updated_at = :now",
+            condition="#state = :executing AND decision_id = :decision_id AND claim_id = :claim_id",
+            names={"#state": "state"},
+            values={
+                ":expires": now + self.ttl,
+                ":now": now,
+                ":executing": State.EXECUTING.value,
+                ":decision_id": self.decision_id,
+                ":claim_id": self.claim_id,
+            },
         )
-        if result.applied:
+        if applied:
             self.expires_at = now + self.ttl
         else:
             self.lost = True
-        return result.applied
+        return applied
 
     @contextlib.asynccontextmanager
     async def kept_alive(self) -> AsyncIterator[Claim]:

@@ -87,8 +87,13 @@ async def sweep(deps: SweepDeps) -> list[ApprovalGranted]:
     """One pass: re-drive every approval lost or stalled, each at most once per recovery window."""
     now = deps.clock()
     stuck: list[DecisionKey] = []
-    for state in (State.APPROVED, State.EXECUTING):
-        async for candidate in deps.ledger.by_state(state, attributes=_CANDIDATE_FIELDS):
+    # Only decisions unchanged for the threshold can be stuck (an APPROVED item changes only on
+    # approval; a live claim's renewals change an EXECUTING one): the index skips the rest.
+    for state, unchanged_for in ((State.APPROVED, deps.recover_after), (State.EXECUTING, deps.stalled_after)):
+        since = now - unchanged_for
+        async for candidate in deps.ledger.by_state(
+            state, attributes=_CANDIDATE_FIELDS, changed_before=since
+        ):
             if _stuck(candidate, now, deps) and _known_kind(candidate, deps):
                 stuck.append(candidate.key)
     if not stuck:
