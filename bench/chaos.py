@@ -15,7 +15,7 @@ terminal, and from the last kill to then (the settle time); decisions per second
 messages published per decision (the click's plus the sweep's re-drives, max and mean); the peak depth
 of the execute queue; what is left in any DLQ; doubled actions (a second outcome or a second fresh
 claim on a decision, more than one snapshot of a volume); CPU per decision of the executors and of the
-emulator over the execution. Raw results go to results/chaos.jsonl.
+emulator over the execution. Raw results go to bench/results/chaos.jsonl (gitignored).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--sweep", type=float, default=10, help="CLOUDTHRIFT_APPROVAL_SWEEP_SECONDS")
     parser.add_argument("--recover", type=int, default=120, help="CLOUDTHRIFT_APPROVAL_RECOVER_SECONDS")
     parser.add_argument("--settle-timeout", type=float, default=1200)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "chaos.jsonl")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "chaos.jsonl")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     runs = []
