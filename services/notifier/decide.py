@@ -25,7 +25,15 @@ import structlog
 
 from services.notifier.cards import Action
 from shared.events import ApprovalGranted, Approver
-from shared.grants import RECOVER_AFTER, GrantPublisher, grant_for, is_lost, publish_grants
+from shared.grants import (
+    RECOVER_AFTER,
+    GrantPublisher,
+    grant_for,
+    is_lost,
+    mark_redriven,
+    publish_grants,
+    redrive_due,
+)
 from shared.ledger import Decision, Ledger, State
 from shared.telemetry.metrics import Metrics, NullMetrics, record_approval, record_republished
 from shared.telemetry.tracing import Tracing
@@ -137,7 +145,7 @@ async def decide(
             deps.metrics, TARGET[action].value.lower(), via=approver.via, kind=decided.get("kind", "")
         )
     grants = [grant_for(d, approver, now) for d in outcome.decided if action == "approve"]
-    lost = _lost_grants(deps, outcome.earlier, now)
+    lost = await _lost_grants(deps, outcome.earlier, now)
     grants += lost
     if grants:
         await _publish(deps, grants, {d.decision_id: d for d in outcome.decided + outcome.earlier})
@@ -175,11 +183,18 @@ async def _publish(deps: DecideDeps, grants: list[ApprovalGranted], decisions: d
     )
 
 
-def _lost_grants(deps: DecideDeps, earlier: list[Decision], now: datetime) -> list[ApprovalGranted]:
-    """Approvals the executor never claimed, long after they were given: their event was lost."""
+async def _lost_grants(deps: DecideDeps, earlier: list[Decision], now: datetime) -> list[ApprovalGranted]:
+    """Approvals the executor never claimed, long after they were given: their event was lost.
+
+    Recorded as a re-drive like the sweep's (shared/grants.py), so clicks and sweeps together send a
+    lost approval at most once per recovery window."""
     lost = []
     for decision in earlier:
-        if is_lost(decision, now, deps.recover_after):
+        if not (
+            is_lost(decision, now, deps.recover_after) and redrive_due(decision, now, deps.recover_after)
+        ):
+            continue
+        if await mark_redriven(deps.ledger, decision, now):
             log.warning("decision.grant_republished", decision_id=decision.decision_id)
             lost.append(grant_for(decision))
     return lost
