@@ -94,14 +94,29 @@ class Settings(BaseSettings):
         le=3600,
         description="Longest one attempt waits for a snapshot to complete; the next delivery resumes it.",
     )
+    cloudthrift_claim_ttl_seconds: int = Field(
+        default=30,
+        ge=3,
+        le=3600,
+        description=(
+            "Lifetime of an executor's claim on a decision, renewed every third of it: how long a crashed "
+            "executor's work waits before another takes it over. Independent of the visibility timeout."
+        ),
+    )
     cloudthrift_approval_recover_seconds: int = Field(
         default=900,
         ge=1,
         le=7 * 24 * 3600,
-        description="An approval still APPROVED this long after the click lost its event: publish it again.",
+        description=(
+            "An approval still APPROVED this long after the click lost its event: publish it again. Also "
+            "the recovery window: one decision is re-driven at most once per window, doubling each time."
+        ),
     )
     cloudthrift_approval_sweep_seconds: float = Field(
-        default=300, gt=0, le=3600, description="Seconds between the executor's sweeps for lost approvals."
+        default=300,
+        gt=0,
+        le=3600,
+        description="Seconds between the executor's sweeps for lost approvals and expired claims.",
     )
 
     # --- Logging -------------------------------------------------------------------------------

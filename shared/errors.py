@@ -7,7 +7,8 @@
         │   ├── InvalidEvent        the body does not parse, or has an unknown schema version
         │   ├── UnsupportedResource a kind, check or remedy this version does not know
         │   └── LimitExceeded       a safety cap was hit
-        └── TransientError     try again later: the message becomes visible again, with backoff
+        ├── TransientError     try again later: the message becomes visible again, with backoff
+        └── Superseded         someone else owns this work now: the message is done, quietly
 
 Expected outcomes are not exceptions: a lost ledger race is a `TransitionResult`, a resource that is
 no longer idle is a result of the executor's re-check.
@@ -46,3 +47,11 @@ class LimitExceeded(PermanentError):
 
 class TransientError(PipelineError):
     """A dependency is briefly unavailable: retry after a backoff."""
+
+
+class Superseded(PipelineError):
+    """Another worker owns this message's work (it took the claim over): acknowledge and stop.
+
+    Not a failure and not a retry: the owner finishes the work, and the executor's sweep re-drives it
+    should the owner die. It never counts toward the dead-letter budget.
+    """

@@ -4,6 +4,10 @@ Two places send an approval to the executor: the click (services/notifier/decide
 sweep for approvals whose event was lost (services/executor/sweep.py). Both build the event here, so a
 re-published approval is the same event as the first one (same deterministic id, same approver and
 time, as the ledger recorded the click), and both agree on when an approval counts as lost.
+
+Re-drives are bookkept here too: a decision records when it was last re-driven and how often
+(`redriven_at`, `redrives`, by a conditional write), so it is re-driven at most once per recovery
+window with a doubling back-off, and the messages published for it are counted.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, Protocol
 
 from shared.config import default
 from shared.events import ApprovalGranted, Approver, Envelope, Payload
-from shared.ledger import Decision, State
+from shared.ledger import Decision, Ledger, State
 from shared.telemetry import TRACE_CONTEXT_FIELD
 from shared.telemetry.tracing import Tracing
 
@@ -69,6 +73,70 @@ def is_lost(decision: Decision, now: datetime, recover_after: timedelta) -> bool
     """
     approved_at = approved_time(decision)
     return decision.state is State.APPROVED and approved_at is not None and now - approved_at >= recover_after
+
+
+def is_stalled(decision: Decision, now: datetime, grace: timedelta) -> bool:
+    """EXECUTING, its claim expired at least `grace` ago, and nobody took it again.
+
+    A dead delivery's own message comes back within the visibility timeout and resumes it (a new
+    claim); with `grace` that long, a claim still expired means that message is gone (acknowledged as
+    a duplicate, or dead-lettered), and only a re-drive finishes the work.
+    """
+    if decision.state is not State.EXECUTING:
+        return False
+    expires = decision.time("claim_expires_at")
+    return expires is None or now - expires >= grace
+
+
+def redrive_due(decision: Decision, now: datetime, window: timedelta) -> bool:
+    """Re-driven at most once per `window`, and each further time after twice as long as the last:
+    one decision's messages stay few (1 click + a handful), whatever the backlog or the sweep rate."""
+    last = decision.time("redriven_at")
+    if last is None:
+        return True
+    count = max(int(decision.get("redrives") or 1), 1)
+    return now - last >= window * 2 ** min(count - 1, 16)
+
+
+async def mark_redriven(ledger: Ledger, decision: Decision, now: datetime) -> bool:
+    """Record a re-drive on the decision, conditionally on nothing having changed since it was read.
+
+    Two sweeps (two executors) that read the same stuck decision both try; one wins and publishes.
+    A decision claimed, renewed or finished since it was read is no longer stuck: the write fails.
+    """
+    names = {"#state": "state"}
+    values: dict[str, Any] = {
+        ":state": decision.state.value,
+        ":decision_id": decision.decision_id,
+        ":now": now,
+        ":one": 1,
+    }
+    condition = "#state = :state AND decision_id = :decision_id"
+    last = decision.get("redriven_at")
+    if last is None:
+        condition += " AND attribute_not_exists(redriven_at)"
+    else:
+        condition += " AND redriven_at = :last"
+        values[":last"] = last
+    expires = decision.get("claim_expires_at")
+    if decision.state is State.EXECUTING:
+        if expires is None:
+            condition += " AND attribute_not_exists(claim_expires_at)"
+        else:
+            condition += " AND claim_expires_at = :expires"
+            values[":expires"] = expires
+    return await ledger.update_if(
+        decision.pk,
+        update="SET redriven_at = :now ADD redrives :one",
+        condition=condition,
+        names=names,
+        values=values,
+    )
+
+
+def messages_published(decision: Decision) -> int:
+    """Approval messages ever published for this decision: the click's, plus one per re-drive."""
+    return 1 + int(decision.get("redrives") or 0)
 
 
 async def publish_grants(

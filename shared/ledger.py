@@ -250,14 +250,24 @@ class Ledger:
         return True
 
     async def by_state(
-        self, state: State, *, attributes: Sequence[str] | None = None
+        self,
+        state: State,
+        *,
+        attributes: Sequence[str] | None = None,
+        changed_before: datetime | None = None,
     ) -> AsyncIterator[Decision]:
         """Every decision in `state`, newest change last, through the by-state index.
 
         `attributes` reads only those (plus pk and state): a sweep over many decisions that needs a
-        few fields should not transfer and decode every finding's JSON.
+        few fields should not transfer and decode every finding's JSON. `changed_before` reads only
+        those last changed before then (the index's sort key): a sweep for old ones skips the rest.
         """
         names = {"#state": "state"}
+        condition = "#state = :state"
+        values: dict[str, Any] = {":state": {"S": state.value}}
+        if changed_before is not None:
+            condition += " AND updated_at < :before"
+            values[":before"] = {"S": changed_before.isoformat()}
         projection: dict[str, str] = {}
         if attributes is not None:
             wanted = dict.fromkeys(["pk", "state", *attributes])
@@ -267,9 +277,9 @@ class Ledger:
         async for page in paginator.paginate(
             TableName=self._table,
             IndexName=STATE_INDEX,
-            KeyConditionExpression="#state = :state",
+            KeyConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":state": {"S": state.value}},
+            ExpressionAttributeValues=values,
             **projection,
         ):
             for item in page.get("Items", []):
@@ -293,6 +303,48 @@ class Ledger:
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    async def update_if(
+        self,
+        pk: str,
+        *,
+        update: str,
+        condition: str,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """One conditional UpdateItem of bookkeeping that is not a state change (a decision's re-drive
+        record, a group card's tally); False when the condition failed. Nothing is read back."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": pk}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+        }
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        if values:
+            request["ExpressionAttributeValues"] = {name: to_dynamo(v) for name, v in values.items()}
+        try:
+            await self._db.update_item(**request)
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    async def read_fields(self, pk: str, fields: Sequence[str]) -> dict[str, Any] | None:
+        """Some attributes of one item (consistent read): a card's counters without its member list."""
+        names = {f"#p{index}": name for index, name in enumerate(fields)}
+        answer = await self._db.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}},
+            ConsistentRead=True,
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
+        )
+        item = answer.get("Item")
+        if item is None:
+            return None
+        return dict(from_dynamo(item).attrs)
 
     @staticmethod
     def _new_item(finding: Finding, *, cycle: int, now: datetime) -> dict[str, Any]:

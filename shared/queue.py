@@ -6,6 +6,8 @@ happens when that fails depends on the error (see shared/errors.py):
 
 - `PermanentError` (including a body that does not parse or has an unknown schema): sent to the DLQ at
   once with the reason as a message attribute, then deleted. Never retried in a loop.
+- `Superseded` (another worker owns the work, e.g. took the executor's claim over): deleted quietly.
+  It is neither a failure nor a retry, and never counts toward the dead-letter budget.
 - anything else: the message is left on the queue with a visibility backoff that grows with its receive
   count; on its last allowed receive it is dead-lettered with the last error as its reason. The queue's
   redrive policy (maxReceiveCount) stays as the backstop if a worker dies mid-way.
@@ -30,7 +32,7 @@ from typing import Any
 import structlog
 
 from shared.config import default
-from shared.errors import InvalidEvent, PermanentError, TransientError
+from shared.errors import InvalidEvent, PermanentError, Superseded, TransientError
 from shared.events import Envelope, Payload, parse_event
 from shared.publisher import Publisher, QueueRef
 from shared.telemetry import MessageTelemetry, Stage
@@ -73,6 +75,7 @@ class ConsumerStats:
     retried: int = 0
     dead_lettered: int = 0
     released: int = 0
+    superseded: int = 0
 
 
 @dataclass
@@ -208,6 +211,11 @@ class Consumer:
             outputs = await self.handler(event)
             if outputs and self.output_url:
                 await self.publisher.publish(self.output_url, outputs, attributes=observed.attributes())
+        except Superseded as exc:
+            log.info("message.superseded", reason=str(exc), receive_count=receive_count)
+            observed.finish("superseded", exc)
+            self.stats.superseded += 1
+            return True
         except PermanentError as exc:
             kind = "invalid event" if isinstance(exc, InvalidEvent) else "permanent error"
             moved = await self._dead_letter(message, f"{kind}: {exc}", receive_count)

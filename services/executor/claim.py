@@ -5,6 +5,12 @@ executor's work is taken over and resumed), so while an attempt runs it renews i
 queue's visibility heartbeat: the claim's lifetime is the message's invisibility, mirrored in the
 ledger. Renewals and the final outcome are conditional on our own `claim_id`, so an executor that
 was taken over can never renew or end the new owner's claim, and stops before its next AWS call.
+
+The claim has its own lifetime (CLOUDTHRIFT_CLAIM_TTL_SECONDS), renewed every third of it and
+independent of the queue's visibility timeout. A claim that merely expired (renewals fell behind, the
+event loop was busy) is renewed at the next guard, conditionally on nobody having taken it since, and
+the job goes on: that is exactly as safe as a take-over by another delivery. A claim another executor
+took over ends this delivery quietly (`ClaimLost` is `Superseded`): the owner finishes the work.
 """
 
 from __future__ import annotations
@@ -19,15 +25,15 @@ from typing import Any
 
 import structlog
 
-from shared.errors import TransientError
+from shared.errors import Superseded
 from shared.ledger import Attr, Decision, Ledger, State, TransitionResult
 
 log = structlog.get_logger("cloudthrift.executor")
 ACTOR = "executor"
 
 
-class ClaimLost(TransientError):
-    """Another attempt took this decision over; stop touching AWS (the message is retried later)."""
+class ClaimLost(Superseded):
+    """Another attempt took this decision over; stop touching AWS and leave the work to it."""
 
 
 @dataclass
@@ -43,29 +49,38 @@ class Claim:
     lost: bool = False
 
     async def guard(self) -> None:
-        """Called right before every destructive AWS call."""
-        if self.lost or self.clock() >= self.expires_at:
-            self.lost = True
-            raise ClaimLost(f"claim {self.claim_id} on {self.pk} was lost or expired; stopping")
+        """Called right before every destructive AWS call: an expired claim is taken again if still ours."""
+        if not self.lost and self.clock() >= self.expires_at:
+            log.info("executor.claim_expired_renewing", pk=self.pk, claim_id=self.claim_id)
+            await self.renew()
+        if self.lost:
+            raise ClaimLost(f"claim {self.claim_id} on {self.pk} was taken over; the new owner finishes")
 
     async def renew(self) -> bool:
+        """Extend our claim, conditionally on it still being ours; False (and lost) if it is not.
+
+        Bookkeeping, not a state change: no history entry (a long snapshot would add one every few
+        seconds), but `updated_at` moves, so the sweep's index query skips a claim that is alive.
+        """
         now = self.clock()
-        result = await self.ledger.transition(
+        applied = await self.ledger.update_if(
             self.pk,
-            State.EXECUTING,
-            State.EXECUTING,
-            fields={Attr.CLAIM_EXPIRES_AT: now + self.ttl},
-            actor=ACTOR,
-            note="claim renewed",
-            now=now,
-            expected_decision_id=self.decision_id,
-            expected_claim_id=self.claim_id,
+            update="SET claim_expires_at = :expires, updated_at = :now",
+            condition="#state = :executing AND decision_id = :decision_id AND claim_id = :claim_id",
+            names={"#state": "state"},
+            values={
+                ":expires": now + self.ttl,
+                ":now": now,
+                ":executing": State.EXECUTING.value,
+                ":decision_id": self.decision_id,
+                ":claim_id": self.claim_id,
+            },
         )
-        if result.applied:
+        if applied:
             self.expires_at = now + self.ttl
         else:
             self.lost = True
-        return result.applied
+        return applied
 
     @contextlib.asynccontextmanager
     async def kept_alive(self) -> AsyncIterator[Claim]:

@@ -90,7 +90,10 @@ async def handle_approval(event: Envelope[ApprovalGranted], deps: ExecutorDeps) 
         await tell(deps.reporter, decision)
         return []
     if admission.verdict == "held":
-        raise TransientError(admission.reason)
+        # A duplicate while another delivery works on it: that one finishes (or, should it die, its own
+        # message comes back, and the sweep re-drives a claim left to expire). Not a retry of ours.
+        log.info("executor.held_elsewhere", reason=admission.reason)
+        return []
     claim = await take_claim(
         deps.ledger,
         decision,

@@ -1,5 +1,5 @@
 """Runner: wires the executor handler to the execute queue (it publishes nothing further), and runs the
-sweep that re-publishes approvals whose ApprovalGranted was lost (services/executor/sweep.py) beside it.
+sweep that re-drives lost approvals and expired claims (services/executor/sweep.py) beside it.
 
 The card editor is shared/discord.py's `DiscordClient` when a bot token is configured, and its console
 stand-in otherwise, so the local default prints each outcome where its card was printed.
@@ -11,18 +11,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import timedelta
+from typing import Any
 
+from services.executor.group_card import GroupCards
 from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
 from services.executor.outcome import DiscordCardReporter, OutcomeReporter
 from services.executor.sweep import SweepDeps, run_sweeps
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
-from shared.events import ApprovalGranted, DecisionKey, Envelope
-from shared.ledger import Decision, Ledger
+from shared.events import ApprovalGranted, Envelope
+from shared.ledger import Ledger
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
-
-CARD_PREFIX = "card#"  # services/notifier/decide.py: one auxiliary record per posted card
 
 
 def execution_policy(settings: Settings) -> ExecutionPolicy:
@@ -30,48 +30,51 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
         dry_run=settings.cloudthrift_dry_run,
         snapshot_before_delete=settings.cloudthrift_snapshot_before_delete,
         optout_tag=settings.cloudthrift_optout_tag,
-        # The claim lives as long as the message stays invisible (the queue heartbeat extends both).
-        claim_ttl=timedelta(seconds=settings.cloudthrift_visibility_timeout),
+        # The claim's own lifetime, renewed every third of it, independent of the visibility timeout.
+        claim_ttl=timedelta(seconds=settings.cloudthrift_claim_ttl_seconds),
         snapshot_wait_seconds=settings.cloudthrift_snapshot_wait_seconds,
     )
-
-
-def card_members(ledger: Ledger) -> Callable[[str], Awaitable[list[Decision]]]:
-    """The current decisions of a group card, read from the notifier's card record."""
-
-    async def members(card_id: str) -> list[Decision]:
-        card = await ledger.get(CARD_PREFIX + card_id)
-        if card is None:
-            return []
-        wanted = dict(zip(card.get("members", []), card.get("decision_ids", []), strict=False))
-        found = await ledger.get_many(DecisionKey.from_pk(pk) for pk in wanted)
-        # A member that started a new cycle since the card was posted is no longer on this card.
-        return [d for pk, d in found.items() if d.decision_id == wanted[pk]]
-
-    return members
 
 
 @contextlib.asynccontextmanager
 async def open_reporter(settings: Settings, ledger: Ledger) -> AsyncIterator[OutcomeReporter]:
     if settings.discord_bot_token is None:
-        yield DiscordCardReporter(ConsoleDiscord(), members=card_members(ledger))
+        yield DiscordCardReporter(ConsoleDiscord(), cards=GroupCards(ledger))
         return
     async with DiscordClient(
         settings.discord_bot_token.get_secret_value(),
         base_url=settings.discord_api_base_url,
         max_attempts=settings.discord_max_attempts,
     ) as client:
-        yield DiscordCardReporter(client, members=card_members(ledger))
+        yield DiscordCardReporter(client, cards=GroupCards(ledger))
+
+
+def queue_backlog(sqs: Any, url: str) -> Callable[[], Awaitable[int]]:
+    """Messages on a queue, visible, in flight or delayed (SQS's approximate counts)."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+
+    async def backlog() -> int:
+        answer = await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
+        return sum(int(answer.get("Attributes", {}).get(name, 0)) for name in names)
+
+    return backlog
 
 
 def sweep_deps(runtime: Runtime, kinds: Collection[str]) -> SweepDeps:
     """The sweep publishes to the queue this worker reads, with the click's notion of a lost approval."""
     stage = runtime.telemetry.stage("executor")
+    execute = runtime.queues["execute"]
     return SweepDeps(
         ledger=runtime.ledger,
         publisher=runtime.publisher,
-        execute_url=runtime.queues["execute"].url,
+        execute_url=execute.url,
         recover_after=timedelta(seconds=runtime.settings.cloudthrift_approval_recover_seconds),
+        stalled_after=timedelta(seconds=runtime.settings.cloudthrift_visibility_timeout),
+        backlog=queue_backlog(runtime.sqs, execute.url),
         kinds=kinds,
         metrics=stage.metrics,
         tracing=stage.tracing,

@@ -7,13 +7,14 @@ cannot be edited is logged and never undoes or repeats the clean-up.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, TextIO
 
 import structlog
 
+from services.executor.group_card import CardTally, CoalescedEdits, progress_line, saving_of
 from shared.discord import escape_markdown, printable
 from shared.ledger import Decision, State
 
@@ -112,49 +113,21 @@ class ConsoleReporter:
         print(f"[cloudthrift] {printable(outcome.headline, None)}", file=stream, flush=True)
 
 
-class CardMembers(Protocol):
-    """Reads a group card's members (the ledger): a group card shows every member's outcome."""
-
-    async def __call__(self, card_id: str) -> list[Decision]: ...
-
-
-# What a group card's progress line counts, always in this order. Rejected and snoozed members were
-# decided one by one from the CLI: they are finished, just not executed, and say so.
-_PROGRESS = (
-    (State.SKIPPED, "⏭️", "skipped"),
-    (State.FAILED, "❌", "failed"),
-    (State.REJECTED, "🚫", "rejected"),
-    (State.SNOOZED, "💤", "snoozed"),
-    (State.AWAITING_APPROVAL, "🕓", "awaiting a decision"),
-)
-_RUNNING = (State.APPROVED, State.EXECUTING)
-
-
 def group_summary(members: list[Decision], latest: Outcome) -> str:
-    """One group card, many decisions: count the outcomes so one member's edit never hides another's."""
+    """A group card read whole (every member): what the tally shows, for one-off reads and checks."""
     done = [m for m in members if m.state is State.EXECUTED]
-    saved = sum(
-        (
-            Decimal(str(m.get("realised_monthly_saving_usd") or m.get("would_save_monthly_usd") or 0))
-            for m in done
-        ),
-        Decimal(0),
-    )
+    saved = sum((saving_of(m) for m in done), Decimal(0))
     counts = {state: sum(1 for m in members if m.state is state) for state in State}
     dry = any(m.get("dry_run") for m in done)
     return f"{progress_line(counts, saved, dry=dry)}\nLatest: {headline(latest.decision, escape_markdown)}"
 
 
-def progress_line(counts: Mapping[State, int], saved: Decimal, *, dry: bool = False) -> str:
-    """`Group of N: ✅ done · ⏭️ skipped · ❌ failed · 🚫 rejected · 💤 snoozed · 🕓 awaiting a decision
-    · ⏳ not finished`, each part present only when non-zero (done always), in that fixed order."""
-    total = sum(counts.values())
-    parts = [f"✅ {counts.get(State.EXECUTED, 0)} {'dry-run ' if dry else ''}done ({_usd(saved)}/month)"]
-    parts += [f"{mark} {counts[state]} {label}" for state, mark, label in _PROGRESS if counts.get(state)]
-    running = sum(counts.get(state, 0) for state in _RUNNING)
-    if running:
-        parts.append(f"⏳ {running} not finished")
-    return f"Group of {total}: " + " · ".join(parts)
+class GroupTally(Protocol):
+    """A group card's counters (services/executor/group_card.py's `GroupCards`)."""
+
+    async def count(self, card_id: str, decision: Decision, latest: str) -> bool: ...
+
+    async def tally(self, card_id: str) -> CardTally | None: ...
 
 
 class DiscordCardReporter:
@@ -164,23 +137,36 @@ class DiscordCardReporter:
         self,
         editor: CardEditor,
         fallback: OutcomeReporter | None = None,
-        members: CardMembers | None = None,
+        cards: GroupTally | None = None,
+        coalesce: CoalescedEdits | None = None,
     ) -> None:
         self._editor = editor
         self._fallback = fallback or ConsoleReporter()
-        self._members = members
+        self._cards = cards
+        self._coalesce = coalesce or CoalescedEdits()
 
     async def report(self, outcome: Outcome) -> None:
-        if not (outcome.channel_id and outcome.message_id):
+        channel_id, message_id = outcome.channel_id, outcome.message_id
+        if not (channel_id and message_id):
             await self._fallback.report(outcome)
             return
-        payload = card_edit(outcome)
         card_id = outcome.decision.get("card_id")
-        if self._members is not None and card_id and card_id != outcome.decision.decision_id:
-            members = await self._members(str(card_id))
-            if len(members) > 1:
-                payload["content"] = group_summary(members, outcome)[:_DISCORD_CONTENT_LIMIT]
-        await self._editor.edit_message(outcome.channel_id, outcome.message_id, payload)
+        cards = self._cards
+        if cards is None or not card_id or card_id == outcome.decision.decision_id:
+            await self._editor.edit_message(channel_id, message_id, card_edit(outcome))
+            return
+        # A group card: count this outcome once (constant work), then share one edit with the
+        # outcomes of the same card that land meanwhile.
+        await cards.count(str(card_id), outcome.decision, headline(outcome.decision, escape_markdown))
+
+        async def edit() -> None:
+            tally = await cards.tally(str(card_id))
+            payload = card_edit(outcome)
+            if tally is not None and tally.members > 1:
+                payload["content"] = tally.text()[:_DISCORD_CONTENT_LIMIT]
+            await self._editor.edit_message(channel_id, message_id, payload)
+
+        await self._coalesce.run(str(card_id), edit)
 
 
 async def tell(reporter: OutcomeReporter, decision: Decision | None) -> None:

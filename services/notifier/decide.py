@@ -25,7 +25,15 @@ import structlog
 
 from services.notifier.cards import Action
 from shared.events import ApprovalGranted, Approver, DecisionKey
-from shared.grants import RECOVER_AFTER, GrantPublisher, grant_for, is_lost, publish_grants
+from shared.grants import (
+    RECOVER_AFTER,
+    GrantPublisher,
+    grant_for,
+    is_lost,
+    mark_redriven,
+    publish_grants,
+    redrive_due,
+)
 from shared.ledger import Decision, Ledger, State
 from shared.telemetry.metrics import Metrics, NullMetrics, record_approval, record_republished
 from shared.telemetry.tracing import Tracing
@@ -134,12 +142,14 @@ async def decide(
         current = moves[0][1]
         if current is not None:
             outcome.channel_id, outcome.message_id = current.get("channel_id"), current.get("message_id")
+    if outcome.group and only is not None and action != "approve" and outcome.decided:
+        await _tally_set_aside(deps.ledger, card_id, action, outcome.decided)
     for decided in outcome.decided:
         record_approval(
             deps.metrics, TARGET[action].value.lower(), via=approver.via, kind=decided.get("kind", "")
         )
     grants = [grant_for(d, approver, now) for d in outcome.decided if action == "approve"]
-    lost = _lost_grants(deps, outcome.earlier, now)
+    lost = await _lost_grants(deps, outcome.earlier, now)
     grants += lost
     if grants:
         await _publish(deps, grants, {d.decision_id: d for d in outcome.decided + outcome.earlier})
@@ -156,6 +166,20 @@ async def decide(
         published=outcome.published,
     )
     return outcome
+
+
+async def _tally_set_aside(ledger: Ledger, card_id: str, action: Action, decided: list[Decision]) -> None:
+    """Members of a group card rejected or snoozed one by one never reach the executor: count them on the
+    card record (services/executor/group_card.py) so its progress line shows them finished, not pending.
+    A set keyed by member, so a repeated click counts once."""
+    name = "tally_rejected" if action == "reject" else "tally_snoozed"
+    await ledger.update_if(
+        CARD_PREFIX + card_id,
+        update="ADD #set :members",
+        condition="attribute_exists(pk)",
+        names={"#set": name},
+        values={":members": {d.pk for d in decided}},
+    )
 
 
 async def _publish(deps: DecideDeps, grants: list[ApprovalGranted], decisions: dict[str, Decision]) -> None:
@@ -177,11 +201,18 @@ async def _publish(deps: DecideDeps, grants: list[ApprovalGranted], decisions: d
     )
 
 
-def _lost_grants(deps: DecideDeps, earlier: list[Decision], now: datetime) -> list[ApprovalGranted]:
-    """Approvals the executor never claimed, long after they were given: their event was lost."""
+async def _lost_grants(deps: DecideDeps, earlier: list[Decision], now: datetime) -> list[ApprovalGranted]:
+    """Approvals the executor never claimed, long after they were given: their event was lost.
+
+    Recorded as a re-drive like the sweep's (shared/grants.py), so clicks and sweeps together send a
+    lost approval at most once per recovery window."""
     lost = []
     for decision in earlier:
-        if is_lost(decision, now, deps.recover_after):
+        if not (
+            is_lost(decision, now, deps.recover_after) and redrive_due(decision, now, deps.recover_after)
+        ):
+            continue
+        if await mark_redriven(deps.ledger, decision, now):
             log.warning("decision.grant_republished", decision_id=decision.decision_id)
             lost.append(grant_for(decision))
     return lost

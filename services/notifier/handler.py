@@ -245,6 +245,8 @@ async def _post(
                 "message_id": message_id,
                 "members": [d.pk for d in members],
                 "decision_ids": [d.decision_id for d in members],
+                # The executor's tally of outcomes (services/executor/group_card.py) counts against it.
+                "member_count": len(members),
                 "posted_at": deps.clock(),
             },
         )

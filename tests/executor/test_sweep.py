@@ -21,7 +21,7 @@ from services.notifier.decide import DecideDeps, decide
 from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.events import Approver, Finding
-from shared.grants import is_lost
+from shared.grants import is_lost, messages_published
 from shared.ledger import Decision, Ledger, State
 from shared.telemetry.metrics import MemoryMetrics
 from shared.worker import Runtime, open_runtime, run_workers
@@ -93,11 +93,22 @@ async def test_a_lost_approval_is_published_again_as_the_same_event(runtime: Run
     assert line["by"] == "sweep" and line["lost_for_seconds"] >= LOST.total_seconds()
     assert metrics.values("cloudthrift.approvals.republished", by="sweep", kind="ebs-volume") == [1]
 
-    # The executor has not acted yet: the next sweep sends it again, as the same event (its id is
-    # deterministic), which the executor's conditional claim turns into a no-op.
-    await sweep(deps)
+    stored = await state_of(runtime.ledger, finding.key)
+    assert stored.get("redrives") == 1 and stored.get("redriven_at") is not None
+    # The executor has not acted yet. The next sweeps within the recovery window send nothing: a
+    # backlog or a slow executor never multiplies the approval (issue 20).
+    assert await sweep(deps) == []
+    assert await drain(runtime) == []
+    # A window later it is sent again, as the same event (its id is deterministic), which the
+    # executor's conditional claim turns into a no-op; then it waits twice as long.
+    later = datetime.now(UTC) + THRESHOLD
+    assert len(await sweep(dataclasses.replace(deps, clock=lambda: later))) == 1
     [again] = await drain(runtime)
     assert again["id"] == grant["id"] and again["payload"] == payload
+    twice = later + THRESHOLD + timedelta(seconds=1)
+    assert await sweep(dataclasses.replace(deps, clock=lambda: twice)) == []
+    assert len(await sweep(dataclasses.replace(deps, clock=lambda: later + 2 * THRESHOLD))) == 1
+    assert messages_published(await state_of(runtime.ledger, finding.key)) == 4  # the click + 3
 
 
 async def test_recent_approvals_and_other_states_are_left_alone(runtime: Runtime) -> None:
@@ -226,3 +237,70 @@ async def test_the_executor_worker_finishes_an_approval_whose_click_failed_to_pu
         assert dlq.get("Messages", []) == []
         # The worker's exit cancelled and awaited its sweep.
         assert not [t for t in asyncio.all_tasks() if t.get_name() == "executor:sweep"]
+
+
+async def test_two_sweeps_at_once_re_drive_a_lost_approval_once(runtime: Runtime) -> None:
+    # Two executors sweep the same ledger: the conditional re-drive record lets one of them publish.
+    decision = await approved(runtime.ledger, sample_finding(), ago=LOST)
+    deps = deps_for(runtime)
+
+    first, second = await asyncio.gather(sweep(deps), sweep(deps))
+
+    assert len(first) + len(second) == 1
+    [grant] = await drain(runtime)
+    assert grant["payload"]["decision_id"] == decision.decision_id
+
+
+async def test_a_backlog_defers_every_re_drive_until_it_drains(runtime: Runtime) -> None:
+    # As many messages waiting as there are stuck decisions: their approvals may be among them.
+    await approved(runtime.ledger, sample_finding("vol-0000000000000000a"), ago=LOST)
+    await approved(runtime.ledger, sample_finding("vol-0000000000000000b"), ago=LOST)
+    queued = 2
+
+    async def backlog() -> int:
+        return queued
+
+    assert await sweep(deps_for(runtime, backlog=backlog)) == []
+    assert await drain(runtime) == []
+    queued = 1  # fewer messages than stuck decisions: at least one approval is lost
+    assert len(await sweep(deps_for(runtime, backlog=backlog))) == 2
+
+
+async def test_an_executing_decision_whose_claim_expired_long_ago_is_re_driven_once(
+    runtime: Runtime,
+) -> None:
+    ledger = runtime.ledger
+    decision = await approved(ledger, sample_finding(), ago=LOST)
+    claimed_at = datetime.now(UTC) - timedelta(minutes=3)
+    await ledger.transition(
+        decision.key,
+        State.APPROVED,
+        State.EXECUTING,
+        fields={"claim_id": "dead", "claim_expires_at": claimed_at + timedelta(seconds=30)},
+        now=claimed_at,
+    )
+    # Expired 2.5 minutes ago: past a 60 s visibility timeout its own message would have resumed it.
+    deps = deps_for(runtime, stalled_after=timedelta(seconds=60))
+    assert await sweep(dataclasses.replace(deps, stalled_after=timedelta(minutes=5))) == []
+
+    [grant] = await sweep(deps)
+
+    assert grant.decision_id == decision.decision_id
+    assert await sweep(deps) == []  # once per recovery window
+    [message] = await drain(runtime)
+    assert message["payload"]["decision_id"] == decision.decision_id
+
+
+async def test_an_executing_decision_with_a_live_claim_is_never_re_driven(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    decision = await approved(ledger, sample_finding(), ago=LOST)
+    now = datetime.now(UTC)
+    await ledger.transition(
+        decision.key,
+        State.APPROVED,
+        State.EXECUTING,
+        fields={"claim_id": "alive", "claim_expires_at": now + timedelta(seconds=30)},
+        now=now,
+    )
+    assert await sweep(deps_for(runtime, stalled_after=timedelta(0))) == []
+    assert await drain(runtime) == []

@@ -32,13 +32,14 @@ def test_the_policy_comes_from_the_settings(make_settings) -> None:
             cloudthrift_dry_run=False,
             cloudthrift_snapshot_before_delete=False,
             cloudthrift_visibility_timeout=45,
+            cloudthrift_claim_ttl_seconds=20,
             cloudthrift_snapshot_wait_seconds=120,
             cloudthrift_optout_tag="keep-me",
         )
     )
     assert (policy.dry_run, policy.snapshot_before_delete, policy.optout_tag) == (False, False, "keep-me")
-    # The claim lives as long as the message stays invisible; the queue heartbeat extends both.
-    assert policy.claim_ttl == timedelta(seconds=45) and policy.snapshot_wait_seconds == 120
+    # The claim has its own lifetime, independent of the visibility timeout.
+    assert policy.claim_ttl == timedelta(seconds=20) and policy.snapshot_wait_seconds == 120
     assert execution_policy(make_settings()).dry_run is True  # dry run until the user turns it off
 
 

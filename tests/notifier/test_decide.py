@@ -68,6 +68,10 @@ async def test_a_later_click_sends_a_lost_approval_again_only_past_the_shared_th
     assert grant["payload"]["decision_id"] == decision_id and grant["payload"]["approver"]["name"] == "ana"
     assert datetime.fromisoformat(grant["payload"]["approved_at"]) == t0
     assert metrics.values("cloudthrift.approvals.republished", by="click", kind="ebs-volume") == [1]
+    # Recorded as a re-drive: a third click within the recovery window sends nothing more (issue 20).
+    again = await decide(deps, decision_id, "approve", bob, now=t0 + timedelta(minutes=12), pk=f.key.pk)
+    assert again.published == 0 and await drain(runtime) == []
+    assert (await runtime.ledger.get(f.key)).get("redrives") == 1
 
 
 def test_the_click_and_the_sweep_share_one_default_threshold() -> None:

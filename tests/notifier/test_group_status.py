@@ -61,3 +61,33 @@ async def test_approve_all_after_the_cli_rejected_and_snoozed_members_says_so(
     content = answer["data"]["content"]
     assert content.startswith("✅ Approved 3 of 5 by Alice at ")
     assert content.endswith("(1 already rejected, 1 already snoozed)")
+
+
+async def test_members_set_aside_one_by_one_count_as_finished_in_the_cards_tally(
+    runtime: Any, decide_deps: DecideDeps
+) -> None:
+    """The executor's tally (constant work per outcome) never sees rejected or snoozed members: the
+    click that sets them aside counts them on the card record, once each, however often it is sent."""
+    from services.executor.group_card import GroupCards
+
+    deps = NotifierDeps(
+        runtime.ledger,
+        ConsoleDiscord(Console(file=io.StringIO())),
+        "c",
+        GroupPolicy(threshold=2, window=0.1, max_wait=15, settle=0.01, poll=0.05),
+    )
+    findings = [finding(f"vol-{i:017x}") for i in range(4)]
+    events = [await analyzed(runtime.ledger, f) for f in findings]
+    await asyncio.gather(*(handle_analyzed(e, deps) for e in events))
+    decisions = [await state_of(runtime.ledger, f) for f in findings]
+    [card_id] = {d.get("card_id") for d in decisions}
+    root = Approver(id="root", name="root", via="cli")
+    for _ in range(2):  # a repeated CLI call counts once
+        await decide(decide_deps, card_id, "reject", root, now=WHEN, only=frozenset({decisions[0].pk}))
+    await decide(decide_deps, card_id, "snooze", root, now=WHEN, only=frozenset({decisions[1].pk}))
+
+    tally = await GroupCards(runtime.ledger).tally(card_id)
+    assert tally is not None and (tally.members, tally.rejected, tally.snoozed) == (4, 1, 1)
+    assert tally.text().startswith(
+        "Group of 4: ✅ 0 done ($0.00/month) · 🚫 1 rejected · 💤 1 snoozed · ⏳ 2"
+    )

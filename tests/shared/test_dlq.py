@@ -7,8 +7,10 @@ import json
 
 from shared.dlq import list_dlqs, replay
 from shared.events import ScanRequested
+from shared.ledger import State
 from shared.queue import Consumer, ConsumerConfig
 from shared.worker import Runtime
+from tests.executor.helpers import approve, sample_finding
 
 
 async def poison(runtime: Runtime, count: int) -> None:
@@ -82,3 +84,48 @@ async def test_replayed_valid_message_is_handled_normally(runtime: Runtime) -> N
 
 async def test_replay_of_an_empty_dlq_moves_nothing(runtime: Runtime) -> None:
     assert (await replay(runtime.sqs, runtime.settings, "notify")).moved == 0
+
+
+async def test_list_samples_as_many_messages_as_asked_not_ten(runtime: Runtime) -> None:
+    await poison(runtime, 23)
+    [scan] = [s for s in await list_dlqs(runtime.sqs, runtime.settings, sample=20) if s.queue == "scan"]
+    assert scan.depth == 23 and len(scan.entries) == 20
+    # Still a peek: every message is visible again for a replay.
+    assert (await replay(runtime.sqs, runtime.settings, "scan")).moved == 23
+
+
+async def test_list_names_the_decision_and_replay_deletes_what_has_finished(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    finished = await approve(ledger, sample_finding("vol-0000000000000000a"))
+    pending = await approve(ledger, sample_finding("vol-0000000000000000b"))
+    await ledger.transition(finished.payload.key, State.APPROVED, State.EXECUTING)
+    await ledger.transition(finished.payload.key, State.EXECUTING, State.EXECUTED)
+    dlq_url = runtime.queues["execute"].dlq_url
+    await runtime.publisher.publish(dlq_url, [finished.payload, pending.payload])
+
+    [execute] = [
+        s
+        for s in await list_dlqs(runtime.sqs, runtime.settings, sample=5, ledger=ledger)
+        if s.queue == "execute"
+    ]
+    by_pk = {entry.pk: entry for entry in execute.entries}
+    done, todo = by_pk[finished.payload.key.pk], by_pk[pending.payload.key.pk]
+    assert (done.decision_id, done.state, done.finished) == (
+        finished.payload.decision_id,
+        State.EXECUTED,
+        True,
+    )
+    assert (todo.decision_id, todo.state, todo.finished) == (
+        pending.payload.decision_id,
+        State.APPROVED,
+        False,
+    )
+    assert finished.payload.decision_id in done.describe() and "finished" in done.describe()
+
+    result = await replay(runtime.sqs, runtime.settings, "execute", ledger=ledger)
+
+    assert (result.moved, result.skipped) == (1, 1)
+    answer = await runtime.sqs.receive_message(QueueUrl=runtime.queues["execute"].url, MaxNumberOfMessages=10)
+    [moved] = answer["Messages"]
+    assert json.loads(moved["Body"])["payload"]["decision_id"] == pending.payload.decision_id
+    assert (await list_dlqs(runtime.sqs, runtime.settings))[3].depth == 0

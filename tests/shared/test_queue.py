@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import PermanentError, TransientError
+from shared.errors import PermanentError, Superseded, TransientError
 from shared.events import Envelope, ResourceFound, ScanRequested
 from shared.publisher import Publisher
 from shared.queue import REASON_ATTRIBUTE, RECEIVES_ATTRIBUTE, Consumer, ConsumerConfig
@@ -187,6 +187,23 @@ async def test_transient_failures_are_retried_then_dead_lettered_with_the_last_e
     [dead] = await drain_raw(runtime, runtime.queues["scan"].dlq_url)
     reason = dead["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"]
     assert "gave up after 3 receives" in reason and "attempt 3" in reason
+
+
+async def test_a_superseded_delivery_is_acknowledged_quietly_never_dead_lettered(runtime: Runtime) -> None:
+    # Another worker owns the work (it took the executor's claim over): not a failure, not a retry.
+    await runtime.publisher.publish(runtime.queues["scan"].url, [ScanRequested(scan_id="taken-over")])
+    calls = 0
+
+    async def handler(event: Envelope[Any]) -> list[Any]:
+        nonlocal calls
+        calls += 1
+        raise Superseded("claim taken over by another executor")
+
+    c = consumer(runtime, handler, max_receives=1)  # a retry on its last receive would dead-letter it
+    await run_until(c, lambda: c.stats.superseded == 1)
+    assert calls == 1 and c.stats.dead_lettered == 0 and c.stats.retried == 0
+    assert await depth(runtime, runtime.queues["scan"].url) == 0
+    assert await drain_raw(runtime, runtime.queues["scan"].dlq_url) == []
 
 
 async def test_stop_finishes_in_flight_work_and_loses_nothing(runtime: Runtime) -> None:
