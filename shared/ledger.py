@@ -376,6 +376,21 @@ class Ledger:
             return False
         return True
 
+    async def refresh_record(self, pk: str, attributes: Mapping[str, Any], *, newer: str) -> bool:
+        """Write an auxiliary record unless it already holds a later value of `newer` (a heartbeat):
+        False when a fresher write got there first. Conditional like every other write."""
+        try:
+            await self._db.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": pk}} | {name: _to_dynamo(value) for name, value in attributes.items()},
+                ConditionExpression="attribute_not_exists(pk) OR #newer < :newer",
+                ExpressionAttributeNames={"#newer": newer},
+                ExpressionAttributeValues={":newer": _to_dynamo(attributes[newer])},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     @staticmethod
     def _new_item(finding: Finding, *, cycle: int, now: datetime) -> dict[str, Any]:
         return {

@@ -214,3 +214,8 @@ def status_line(
     scope = f" {count} of {of}" if of > 1 else ""
     tail = f" until {until:%Y-%m-%d}" if until else ""
     return cut(f"{verb}{scope} by {who} at {when:%Y-%m-%d %H:%M} UTC{tail}", 2000)
+
+
+def with_executor_status(payload: dict[str, Any], status: str | None) -> dict[str, Any]:
+    """Say above the card what an approval will do: clean up, rehearse (dry run), or wait for an executor."""
+    return payload | {"content": cut(f"Executor: {status}", 2000)} if status else payload
