@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     ) -> None:
         """Monthly savings realised (by month, kind, region, approver) and the waste still pending."""
-        from services.cli import run, settings
+        from services.cli_support import run, settings
         from services.executor.savings import summarize
         from shared.aws import AwsClients
         from shared.ledger import Ledger
