@@ -20,7 +20,7 @@ import typer
 
 from shared.config import Settings, load_settings
 from shared.errors import SettingsError
-from shared.logs import configure_logging  # first: it decides how structlog is imported
+from shared.logs import configure_logging  # before anything imports structlog (see shared/logs.py)
 
 T = TypeVar("T")
 
