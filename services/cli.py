@@ -1,23 +1,35 @@
 """`cloudthrift`: the one command-line program (local default, bootstrap, workers, scans, DLQs...).
 
 Each service adds its own subcommands through `register(app)` in `services/<name>/cli.py`, so this
-module only holds what belongs to no single stage.
+module only holds what belongs to no single stage. What every command shares (settings, running a
+coroutine, one-line errors) is in services/cli_support.py, which the stages import instead of this
+module: this one imports them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-from shared.config import Settings, load_settings
+# `settings` and `run` are re-exported for services/dlq_cli.py, which still imports them from here.
+from services.cli_support import USAGE_ERROR, explain_or_raise, run, settings
 from shared.errors import SettingsError
-from shared.logs import configure_logging
 
-T = TypeVar("T")
+__all__ = ["app", "main", "run", "settings"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"cloudthrift {version('cloudthrift')}")
+        except PackageNotFoundError:
+            typer.echo("cloudthrift (not installed as a package)")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="cloudthrift",
@@ -25,22 +37,20 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help: typer's rich panels label every flag `<bool>` and every value `<int>`/`<str>`.
+    # Click's formatter shows flags as flags and values by their metavar (REGION, ARN, PORT...).
+    rich_markup_mode=None,
 )
 
 
-def settings(**overrides: Any) -> Settings:
-    """Load and validate the settings, or stop with one line naming the bad variable (exit 2)."""
-    try:
-        loaded = load_settings(**overrides)
-    except SettingsError as exc:
-        typer.echo(f"cloudthrift: {exc}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(loaded.cloudthrift_log_format, loaded.cloudthrift_log_level)
-    return loaded
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Find idle AWS resources, explain them, ask a human, clean up safely."""
 
 
 @app.command()
@@ -65,14 +75,15 @@ def bootstrap() -> None:
 @app.command()
 def worker(
     names: Annotated[
-        list[str], typer.Argument(help="Worker(s) to run: scanner, analyzer, notifier, executor.")
+        list[str],
+        typer.Argument(metavar="NAME...", help="Worker(s) to run: scanner, analyzer, notifier, executor."),
     ],
 ) -> None:
     """Run one or more workers against the configured queues until SIGTERM/SIGINT."""
     from services.workers import available_workers
     from shared.worker import open_runtime, run_workers
 
-    loaded = settings()
+    loaded = settings(long_running=True)
     known = available_workers()
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -93,7 +104,9 @@ def local(
     once: Annotated[
         bool, typer.Option(help="Exit once the first scan has gone through the pipeline.")
     ] = False,
-    port: Annotated[int, typer.Option(help="Loopback port for the embedded moto server (0: any free).")] = 0,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Loopback port for the embedded moto server (0: any free).")
+    ] = 0,
     seed: Annotated[bool, typer.Option(help="Seed the demo estate of idle and busy resources.")] = True,
 ) -> None:
     """Run everything on an embedded AWS (moto on loopback): bootstrap, seed, all workers, one scan."""
@@ -104,8 +117,10 @@ def local(
 
 @app.command("aws-emulator")
 def aws_emulator(
-    host: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 inside a container).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 5000,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Address to bind (0.0.0.0 inside a container).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to serve on.")] = 5000,
 ) -> None:
     """Serve the embedded AWS (moto, with DynamoDB's conditional writes made atomic) until SIGTERM.
 
@@ -116,6 +131,7 @@ def aws_emulator(
     import threading
 
     from services.embedded_aws import EmbeddedAws
+    from shared.logs import configure_logging
 
     configure_logging("auto", "info")
     server = EmbeddedAws(host=host, port=port)
@@ -132,6 +148,7 @@ def aws_emulator(
 def _register_service_commands() -> None:
     from services.analyzer.cli import register as register_analyzer
     from services.dlq_cli import register as register_dlq
+    from services.doctor.cli import register as register_doctor
     from services.executor.cli import register as register_executor
     from services.kinds_cli import register as register_kinds
     from services.notifier.cli import register as register_notifier
@@ -145,6 +162,7 @@ def _register_service_commands() -> None:
         register_analyzer,
         register_notifier,
         register_executor,
+        register_doctor,
     ):
         register(app)
     register_report(app)
@@ -158,4 +176,9 @@ def main() -> None:
         app()
     except SettingsError as exc:
         typer.echo(f"cloudthrift: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(USAGE_ERROR)
+    except Exception as exc:  # an AWS failure outside `run` (a server's start-up): one line, not a trace
+        try:
+            explain_or_raise(exc)
+        except typer.Exit as stop:
+            sys.exit(stop.exit_code)

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Depth of each dead-letter queue and, for a few of its messages, why they are there, which
         decision they are about, and whether that decision has finished since."""
-        from services.cli import run, settings
+        from services.cli_support import run, settings
         from shared.aws import AwsClients
         from shared.dlq import list_dlqs
         from shared.ledger import Ledger
@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Move the messages of QUEUE's dead-letter queue back to QUEUE, except those whose decision
         has already finished (they are deleted: a replay would do nothing)."""
-        from services.cli import run, settings
+        from services.cli_support import run, settings
         from shared.aws import AwsClients
         from shared.dlq import replay
         from shared.ledger import Ledger

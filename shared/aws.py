@@ -32,7 +32,6 @@ SESSION_NAME = "cloudthrift"  # what the other account's CloudTrail shows as the
 
 # Long polls wait up to 20 s: the read timeout must be longer or every empty poll is an error.
 _READ_TIMEOUT = 35
-_CONNECT_TIMEOUT = 5
 
 
 def parse_aws_timestamp(value: Any) -> datetime:
@@ -83,7 +82,7 @@ def aio_config(settings: Settings, *, max_pool_connections: int = 50) -> AioConf
             "max_attempts": settings.cloudthrift_aws_max_attempts,
         },
         read_timeout=_READ_TIMEOUT,
-        connect_timeout=_CONNECT_TIMEOUT,
+        connect_timeout=settings.cloudthrift_aws_connect_timeout,
         max_pool_connections=max_pool_connections,
     )
 

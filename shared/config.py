@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import SettingsError
+from shared.regions import region_problem
 
 QueueName = Literal["scan", "analyze", "notify", "execute"]
 QUEUE_NAMES: tuple[QueueName, ...] = ("scan", "analyze", "notify", "execute")
@@ -59,6 +61,9 @@ class Settings(BaseSettings):
     cloudthrift_region_concurrency: int = Field(default=8, ge=1, le=64)
     cloudthrift_aws_max_attempts: int = Field(default=8, ge=1, le=20)
     cloudthrift_aws_retry_mode: Literal["standard", "adaptive", "legacy"] = "adaptive"
+    cloudthrift_aws_connect_timeout: float = Field(
+        default=5, gt=0, le=60, description="Seconds to open a connection to AWS (the CLI uses at most 2)."
+    )
 
     # --- What counts as idle -------------------------------------------------------------------
     cloudthrift_min_age_days: float = Field(
@@ -184,6 +189,44 @@ class Settings(BaseSettings):
         _split_csv
     )
 
+    @field_validator("aws_endpoint_url", mode="before")
+    @classmethod
+    def _endpoint(cls, value: Any) -> Any:
+        """An http(s) URL with a host: botocore would accept `ftp://...` and retry it for 40 s."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        url = urlsplit(str(value).strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:5000")
+        return str(value).strip()
+
+    @field_validator("aws_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        problem = region_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("cloudthrift_regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        problems = [problem for name in value if (problem := region_problem(name))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator(
+        "discord_approver_ids", "discord_approver_role_ids", "discord_channel_id", "discord_application_id"
+    )
+    @classmethod
+    def _snowflakes(cls, value: Any) -> Any:
+        """Discord ids are snowflakes (unsigned 64-bit integers written in decimal), never names."""
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and not is_snowflake(item):
+                raise ValueError(f"{item!r} is not a Discord id (a number such as 1200000000000000001)")
+        return value
+
     def queue_name(self, queue: QueueName) -> str:
         return f"{self.cloudthrift_prefix}-{queue}"
 
@@ -200,6 +243,10 @@ def default(name: str) -> Any:
     return Settings.model_fields[name].get_default(call_default_factory=True)
 
 
+def is_snowflake(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 0 < int(value) < 2**64
+
+
 def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
     """Build the settings, turning a validation error into one readable line per bad variable."""
     try:
@@ -213,8 +260,10 @@ def _describe(exc: ValidationError) -> str:
     for error in exc.errors():
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
         raw = error.get("input")
-        shown = "" if _is_secret(name) or isinstance(raw, dict) else f" (got {raw!r})"
-        problems.append(f"{name}: {error['msg']}{shown}")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        hidden = _is_secret(name) or isinstance(raw, dict) or repr(raw) in message
+        shown = "" if hidden else f" (got {raw!r})"
+        problems.append(f"{name}: {message}{shown}")
     return "invalid setting " + "; ".join(problems)
 
 

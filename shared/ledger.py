@@ -331,6 +331,21 @@ class Ledger:
             return False
         return True
 
+    async def refresh_record(self, pk: str, attributes: Mapping[str, Any], *, newer: str) -> bool:
+        """Write an auxiliary record unless it already holds a later value of `newer` (a heartbeat):
+        False when a fresher write got there first. Conditional like every other write."""
+        try:
+            await self._db.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": pk}} | {name: to_dynamo(value) for name, value in attributes.items()},
+                ConditionExpression="attribute_not_exists(pk) OR #newer < :newer",
+                ExpressionAttributeNames={"#newer": newer},
+                ExpressionAttributeValues={":newer": to_dynamo(attributes[newer])},
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     async def read_fields(self, pk: str, fields: Sequence[str]) -> dict[str, Any] | None:
         """Some attributes of one item (consistent read): a card's counters without its member list."""
         names = {f"#p{index}": name for index, name in enumerate(fields)}

@@ -54,8 +54,14 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, *, session: AioSession | None = None) -> AsyncIterator[Runtime]:
-    """Everything a runner needs; `session` lets many runtimes share botocore's parsed service models."""
+async def open_runtime(
+    settings: Settings, *, session: AioSession | None = None, short_lived: bool = False
+) -> AsyncIterator[Runtime]:
+    """Everything a runner needs; `session` lets many runtimes share botocore's parsed service models.
+
+    Args:
+        short_lived: a CLI command, not a worker: its telemetry never waits on a Datadog Agent.
+    """
     async with AwsClients(settings, session=session) as aws:
         sqs = await aws.client("sqs")
         dynamodb = await aws.client("dynamodb")
@@ -63,7 +69,7 @@ async def open_runtime(settings: Settings, *, session: AioSession | None = None)
             name: await resolve_queue(sqs, settings.queue_name(name), settings.dlq_name(name))
             for name in QUEUE_NAMES
         }
-        telemetry = Telemetry.from_settings(settings)
+        telemetry = Telemetry.from_settings(settings, short_lived=short_lived)
         try:
             yield Runtime(
                 settings=settings,

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the analysis recorded for one resource, with its source, tokens and cost."""
         from services.analyzer.report import find_decision
-        from services.cli import run, settings
+        from services.cli_support import run, settings
 
         loaded = settings()
 
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
     def spend_command() -> None:
         """Analyses per source (model or rules), cache hits, fallbacks, tokens and dollars spent."""
         from services.analyzer.report import spend_by_source
-        from services.cli import run, settings
+        from services.cli_support import run, settings
 
         loaded = settings()
 
@@ -81,58 +81,21 @@ def register(app: typer.Typer) -> None:
     @analysis.command("try")
     def try_command() -> None:
         """Ask the configured Gemini about a sample finding (no ledger, no queue): checks key and model."""
-        from datetime import timedelta
-        from decimal import Decimal
-
-        from services.analyzer.gemini import GeminiAnalyst, GeminiFailure, GeminiOptions, make_client
+        from services.analyzer.probe import ask, sample_finding
         from services.analyzer.rules import rules_analysis
-        from services.cli import run, settings
-        from shared.events import CostEstimate, DecisionKey, Finding, utcnow
+        from services.cli_support import run, settings
+        from shared.events import utcnow
 
         loaded = settings()
         now = utcnow()
-        sample = Finding(
-            key=DecisionKey(
-                account_id="000000000000",
-                region=loaded.aws_region,
-                kind="ebs-volume",
-                check="unattached",
-                resource_id="vol-sample",
-            ),
-            facts={"volume_type": "gp3", "size_gib": 100, "state": "available", "name": "scratch-sample"},
-            tags={"Name": "scratch-sample"},
-            created_at=now - timedelta(days=60),
-            idle_since=now - timedelta(days=30),
-            idle_reason="volume is unattached (state 'available')",
-            cost=CostEstimate(
-                monthly_usd=Decimal("8"),
-                snapshot_monthly_usd=Decimal("5"),
-                net_monthly_saving_usd=Decimal("3"),
-                price_source="sample",
-                price_date=now.date().isoformat(),
-            ),
-            scan_id="analysis-try",
-        )
+        sample = sample_finding(loaded.aws_region, now)
         if loaded.gemini_api_key is None:
             typer.echo("GEMINI_API_KEY is not set: the analyzer uses its rules. The rules say:")
             typer.echo(rules_analysis(sample, now).model_dump_json(indent=2))
             return
-        options = GeminiOptions.from_settings(loaded)
-
-        async def go() -> int:
-            analyst = GeminiAnalyst(
-                make_client(loaded.gemini_api_key.get_secret_value(), options, loaded.gemini_base_url),
-                options,
-            )
-            try:
-                answer = await analyst.analyse(sample, now)
-            except GeminiFailure as failure:
-                typer.echo(f"cloudthrift: Gemini ({options.model}) failed: {failure}", err=True)
-                return 1
-            finally:
-                await analyst.aclose()
-            typer.echo(answer.analysis.model_dump_json(indent=2))
-            typer.echo(f"tokens in/out: {answer.tokens_in}/{answer.tokens_out}")
-            return 0
-
-        raise typer.Exit(run(go()))
+        probe = run(ask(loaded, sample, now))
+        if probe.answer is None:
+            typer.echo(f"cloudthrift: Gemini ({probe.model}) failed: {probe.failure}", err=True)
+            raise typer.Exit(1)
+        typer.echo(probe.answer.analysis.model_dump_json(indent=2))
+        typer.echo(f"tokens in/out: {probe.answer.tokens_in}/{probe.answer.tokens_out}")

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Monthly savings realised (by month, kind, region, approver) and the waste still pending."""
-        from services.cli import run, settings
+        from services.cli_support import run, settings
         from services.executor.savings import read_ledger, summarize
         from shared.aws import AwsClients
         from shared.ledger import Ledger

@@ -20,6 +20,7 @@ from services.executor.sweep import SweepDeps, run_sweeps
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
 from shared.events import ApprovalGranted, Envelope
+from shared.executor_status import run_heartbeat
 from shared.ledger import Ledger
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
@@ -103,12 +104,17 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
             ),
             name="executor:sweep",
         )
+        # Approvers see whether this executor acts or rehearses (shared/executor_status.py).
+        heartbeat = asyncio.create_task(
+            run_heartbeat(runtime.ledger, dry_run=deps.policy.dry_run), name="executor:heartbeat"
+        )
         try:
             yield handle
         finally:
             # After the consumer drained (run_workers closes builds last); a sweep cut short is redone.
             sweeper.cancel()
-            await asyncio.wait([sweeper])
+            heartbeat.cancel()
+            await asyncio.wait([sweeper, heartbeat])
 
 
 WORKER = WorkerSpec(name="executor", input="execute", output=None, build=build, accepts=(ApprovalGranted,))

@@ -254,3 +254,8 @@ def earlier_counts(decisions: Sequence[Decision]) -> dict[str, int]:
         verb = _VERB.get(decision.state, "approved")
         counts[verb] = counts.get(verb, 0) + 1
     return counts
+
+
+def with_executor_status(payload: dict[str, Any], status: str | None) -> dict[str, Any]:
+    """Say above the card what an approval will do: clean up, rehearse (dry run), or wait for an executor."""
+    return payload | {"content": cut(f"Executor: {status}", 2000)} if status else payload

@@ -1,15 +1,28 @@
-"""`cloudthrift serve`, `pending`, `approve ID`, `reject ID`, `snooze ID`: the notifier's commands."""
+"""The notifier's commands: `serve`, `pending`, `findings`, `approve ID`, `reject ID`, `snooze ID`."""
 
 from __future__ import annotations
 
 import contextlib
 import getpass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from services.notifier.cards import Action
+
+if TYPE_CHECKING:
+    from services.notifier.listing import Format
+
+JSON_HELP = "Every field of each decision, as JSON."
+
+
+def _format(as_json: bool, as_csv: bool) -> Format:
+    if as_json and as_csv:
+        from services.cli_support import USAGE_ERROR, fail
+
+        fail("--json and --csv are exclusive", USAGE_ERROR)
+    return "json" if as_json else "csv" if as_csv else "table"
 
 
 def register(app: typer.Typer) -> None:
@@ -18,10 +31,10 @@ def register(app: typer.Typer) -> None:
         """Serve the Discord interactions endpoint, /healthz and /scan on CLOUDTHRIFT_HTTP_HOST:PORT."""
         from aiohttp import web
 
-        from services.cli import settings
+        from services.cli_support import settings
         from services.notifier.http import init_app
 
-        loaded = settings()
+        loaded = settings(long_running=True)
         web.run_app(
             init_app(loaded),
             host=loaded.cloudthrift_http_host,
@@ -31,54 +44,84 @@ def register(app: typer.Typer) -> None:
         )
 
     @app.command("pending")
-    def pending_command() -> None:
+    def pending_command(
+        as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+        as_csv: Annotated[bool, typer.Option("--csv", help="The same fields as CSV.")] = False,
+    ) -> None:
         """Decisions waiting for a human, with the id to approve or reject them by."""
-        from rich.console import Console
-        from rich.table import Table
-
-        from services.cli import run, settings
+        from services.cli_support import run, settings
+        from services.notifier.listing import render, row
         from services.notifier.operator import pending
-        from shared.worker import open_runtime
+        from shared.aws import AwsClients
+        from shared.executor_status import describe_now
+        from shared.ledger import Ledger
 
+        fmt = _format(as_json, as_csv)
         loaded = settings()
 
         async def go() -> None:
-            async with open_runtime(loaded) as runtime:
-                waiting = await pending(runtime.ledger)
-            table = Table(title=f"{len(waiting)} decision(s) awaiting approval")
-            for column in ("decision", "kind", "region", "resource", "monthly $", "net $", "risk", "card"):
-                table.add_column(column)
-            for d in sorted(waiting, key=lambda d: (d.get("region", ""), d.pk)):
-                finding, analysis = d.finding, d.analysis
-                card = str(d.get("card_id") or "")
-                table.add_row(
-                    d.decision_id,
-                    finding.kind,
-                    finding.key.region,
-                    finding.key.resource_id,
-                    f"{finding.cost.monthly_usd:.2f}",
-                    f"{finding.cost.net_monthly_saving_usd:.2f}",
-                    analysis.risk if analysis else "-",
-                    "" if card == d.decision_id else f"group {card}",
-                )
-            Console().print(table)
+            async with AwsClients(loaded) as aws:
+                ledger = Ledger(await aws.client("dynamodb"), loaded.table_name)
+                waiting = await pending(ledger)
+                executor = await describe_now(ledger)
+            rows = [row(d) for d in sorted(waiting, key=lambda d: (d.get("region", ""), d.pk))]
+            render(rows, fmt, title=f"{len(rows)} decision(s) awaiting approval")
+            if fmt == "table":
+                typer.echo(executor, err=True)
+
+        run(go())
+
+    @app.command("findings")
+    def findings_command(
+        state: Annotated[
+            list[str] | None,
+            typer.Option("--state", "-s", metavar="STATE", help="Only decisions in this state (repeatable)."),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+        as_csv: Annotated[bool, typer.Option("--csv", help="The same fields as CSV.")] = False,
+    ) -> None:
+        """Every decision in the ledger (or those in --state), for reports and scripts."""
+        from services.cli_support import USAGE_ERROR, fail, run, settings
+        from services.notifier.listing import is_decision, render, row
+        from shared.aws import AwsClients
+        from shared.ledger import Ledger, State
+
+        fmt = _format(as_json, as_csv)
+        known = [s.value for s in State]
+        wanted = {name.upper() for name in state or []}
+        if wanted - set(known):
+            fail(f"unknown --state {sorted(wanted - set(known))} (one of: {', '.join(known)})", USAGE_ERROR)
+        loaded = settings()
+
+        async def go() -> None:
+            async with AwsClients(loaded) as aws:
+                ledger = Ledger(await aws.client("dynamodb"), loaded.table_name)
+                found = [d async for d in ledger.everything() if is_decision(d)]
+            chosen = [d for d in found if not wanted or d.state.value in wanted]
+            rows = [row(d) for d in sorted(chosen, key=lambda d: (d.state.value, d.pk))]
+            render(rows, fmt, title=f"{len(rows)} decision(s)")
 
         run(go())
 
     def _decide(ident: str, action: Action, name: str | None) -> None:
-        from services.cli import run, settings
+        from services.cli_support import run, settings
         from services.notifier.decide import DecideDeps
         from services.notifier.main import open_sink
         from services.notifier.operator import UnknownDecision, decide_from_cli
         from shared.events import Approver
+        from shared.executor_status import describe_now
         from shared.worker import open_runtime
 
         loaded = settings()
         user = getpass.getuser()
-        approver = Approver(id=f"cli:{user}"[:64], name=(name or user)[:128], via="cli")
+        # `via` already says cli: the id is the login alone, so tags read `cli:root`, not `cli:cli:root`.
+        approver = Approver(id=user[:64], name=(name or user)[:128], via="cli")
 
         async def go() -> None:
-            async with open_runtime(loaded) as runtime, contextlib.AsyncExitStack() as stack:
+            async with (
+                open_runtime(loaded, short_lived=True) as runtime,
+                contextlib.AsyncExitStack() as stack,
+            ):
                 sink = (
                     await stack.enter_async_context(open_sink(loaded)) if loaded.discord_bot_token else None
                 )
@@ -98,6 +141,7 @@ def register(app: typer.Typer) -> None:
                 except UnknownDecision as exc:
                     typer.echo(f"cloudthrift: {exc}", err=True)
                     raise typer.Exit(1) from None
+                executor = await describe_now(runtime.ledger) if action == "approve" else None
             if not outcome.decided:
                 from services.notifier.decide import earlier_summary
 
@@ -107,6 +151,8 @@ def register(app: typer.Typer) -> None:
                 f"{action}: {len(outcome.decided)} decision(s) by {approver.name}"
                 + (f", {outcome.published} sent to the executor" if outcome.published else "")
             )
+            if executor is not None:
+                typer.echo(executor)
 
         run(go())
 
@@ -115,7 +161,9 @@ def register(app: typer.Typer) -> None:
         ident: Annotated[
             str, typer.Argument(metavar="ID", help="Decision id (or prefix), or group card id.")
         ],
-        as_: Annotated[str | None, typer.Option("--as", help="Approver name to record.")] = None,
+        as_: Annotated[
+            str | None, typer.Option("--as", metavar="NAME", help="Approver name to record.")
+        ] = None,
     ) -> None:
         """Approve like the Discord button does (recorded with you as approver, via the CLI)."""
         _decide(ident, "approve", as_)
@@ -125,7 +173,7 @@ def register(app: typer.Typer) -> None:
         ident: Annotated[
             str, typer.Argument(metavar="ID", help="Decision id (or prefix), or group card id.")
         ],
-        as_: Annotated[str | None, typer.Option("--as", help="Name to record.")] = None,
+        as_: Annotated[str | None, typer.Option("--as", metavar="NAME", help="Name to record.")] = None,
     ) -> None:
         """Reject: the resource is not announced again."""
         _decide(ident, "reject", as_)
@@ -135,7 +183,7 @@ def register(app: typer.Typer) -> None:
         ident: Annotated[
             str, typer.Argument(metavar="ID", help="Decision id (or prefix), or group card id.")
         ],
-        as_: Annotated[str | None, typer.Option("--as", help="Name to record.")] = None,
+        as_: Annotated[str | None, typer.Option("--as", metavar="NAME", help="Name to record.")] = None,
     ) -> None:
         """Snooze (CLOUDTHRIFT_SNOOZE_DAYS, 30 by default): announced again after that date if still idle."""
         _decide(ident, "snooze", as_)

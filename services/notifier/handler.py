@@ -61,6 +61,8 @@ class NotifierDeps:
     # The trace context of the message being handled, stored with the decision so the approval click
     # (hours later, another service) continues the finding's trace.
     trace_fields: Callable[[], Mapping[str, str]] = dict
+    # What an approval will do now (shared/executor_status.py), shown on each card; None: say nothing.
+    executor_status: Callable[[], Awaitable[str | None]] | None = None
 
 
 def group_of(finding: Finding) -> str:
@@ -205,6 +207,7 @@ async def _sleep_until(deps: NotifierDeps, moment: datetime) -> None:
 
 async def post_cards(deps: NotifierDeps, members: Sequence[Decision], *, group_window: str | None) -> None:
     """One group card for all `members`, or one card each; then record each as AWAITING_APPROVAL."""
+    status = await deps.executor_status() if deps.executor_status else None
     if group_window is not None:
         # A ledger item holds at most 400 KB: very large groups are split over several group cards.
         for start in range(0, len(members), _MAX_GROUP):
@@ -213,6 +216,7 @@ async def post_cards(deps: NotifierDeps, members: Sequence[Decision], *, group_w
             payload = cards.group_card(
                 [(d.finding, d.analysis) for d in chunk], card_id, snooze_days=deps.snooze_days
             )
+            payload = cards.with_executor_status(payload, status)
             await _post(deps, card_id, payload, chunk, group=True)
         return
     for decision in members:
@@ -222,6 +226,7 @@ async def post_cards(deps: NotifierDeps, members: Sequence[Decision], *, group_w
         payload = cards.single_card(
             decision.finding, analysis, decision.decision_id, now=deps.clock(), snooze_days=deps.snooze_days
         )
+        payload = cards.with_executor_status(payload, status)
         await _post(deps, decision.decision_id, payload, [decision], group=False)
 
 

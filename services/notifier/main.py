@@ -11,6 +11,7 @@ from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient, MessageSink
 from shared.errors import SettingsError
 from shared.events import Envelope, ResourceAnalyzed
+from shared.executor_status import describe_now
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
 
@@ -50,6 +51,7 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
             policy=group_policy(settings),
             snooze_days=settings.cloudthrift_snooze_days,
             trace_fields=runtime.telemetry.stage("notifier").tracing.ledger_fields,
+            executor_status=lambda: describe_now(runtime.ledger),
         )
 
         async def handle(event: Envelope) -> list:  # type: ignore[type-arg]

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[list[str] | None, typer.Option(help=f"Only these resource kinds. {_MANY}")] = None,
     ) -> None:
         """Write the savings report (headline figures, charts, tables) as one self-contained HTML file."""
-        from services.cli import run, settings
+        from services.cli_support import run, settings
 
         if importlib.util.find_spec("matplotlib") is None:
             typer.echo("cloudthrift: the report needs its extra: pip install 'cloudthrift[report]'", err=True)

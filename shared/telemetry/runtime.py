@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from shared.telemetry.agent import AgentGate
 from shared.telemetry.metrics import DogStatsdMetrics, Metrics, NullMetrics
 from shared.telemetry.tracing import MESSAGE_SPAN, Tracing, finish, message_carrier
 
@@ -35,7 +36,8 @@ class Telemetry:
     """Built once by the runner from the settings; `stage(name)` hands each worker its own service."""
 
     metrics: Metrics = field(default_factory=NullMetrics)
-    tracing: bool = False
+    # A switch, or an AgentGate: spans only while the Agent answers.
+    tracing: bool | Callable[[], bool] = False
     env: str | None = None
     version: str | None = None
 
@@ -48,8 +50,14 @@ class Telemetry:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Telemetry:
-        """DogStatsD unless DD_DOGSTATSD_DISABLE; spans unless DD_TRACE_ENABLED=false."""
+    def from_settings(cls, settings: Any, *, short_lived: bool = False) -> Telemetry:
+        """DogStatsD unless DD_DOGSTATSD_DISABLE; spans unless DD_TRACE_ENABLED=false, and only while
+        a trace Agent answers (agent.py).
+
+        Args:
+            short_lived: a CLI command: one probe, said at debug level; a worker announces a missing
+                Agent once and keeps probing, so an Agent that starts later is used.
+        """
         version = settings.dd_version or _package_version()
         metrics: Metrics = NullMetrics()
         if not settings.dd_dogstatsd_disable:
@@ -57,14 +65,21 @@ class Telemetry:
                 metrics = DogStatsdMetrics.from_environment(env=settings.dd_env, version=version)
             except Exception:  # a bad DD_DOGSTATSD_URL must not stop a worker
                 log.warning("DogStatsD client unavailable; metrics off", exc_info=True)
-        return cls(metrics=metrics, tracing=settings.dd_trace_enabled, env=settings.dd_env, version=version)
+        tracing: bool | AgentGate = False
+        if settings.dd_trace_enabled:
+            tracing = AgentGate(announce=not short_lived)
+            if not short_lived:
+                tracing.watch()
+        return cls(metrics=metrics, tracing=tracing, env=settings.dd_env, version=version)
 
     def close(self) -> None:
         """Send what is pending (bounded wait), at shutdown."""
         closer = getattr(self.metrics, "close", None)
         if closer is not None:
             closer()
-        if self.tracing:
+        if isinstance(self.tracing, AgentGate):
+            self.tracing.close()
+        if self.tracing is True or (callable(self.tracing) and self.tracing()):
             Tracing.flush()
 
 

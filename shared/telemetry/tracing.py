@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 log = logging.getLogger("cloudthrift.telemetry")
@@ -32,11 +32,24 @@ class Tracing:
     """
 
     def __init__(
-        self, service: str, *, enabled: bool, env: str | None = None, version: str | None = None
+        self,
+        service: str,
+        *,
+        enabled: bool | Callable[[], bool],
+        env: str | None = None,
+        version: str | None = None,
     ) -> None:
+        """Args:
+        enabled: a switch, or a gate asked before each span (shared/telemetry/agent.py: no spans
+            while no Agent answers).
+        """
         self.service = service
-        self.enabled = enabled
+        self._enabled = enabled
         self._tags = {k: v for k, v in (("env", env), ("version", version)) if v}
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled() if callable(self._enabled) else self._enabled
 
     def start(
         self,

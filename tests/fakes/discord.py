@@ -3,9 +3,10 @@
 It answers 400 (code 50035) past any message or component limit of PROTOCOLS A4/A5, 401 without the
 bot token, sends the `X-RateLimit-*` headers of a per-channel bucket and answers 429 to a client that
 ignores them (counted in `violations`), produces 429 storms on demand (`storm`), honours `nonce` +
-`enforce_nonce` like Discord, and records every message and edit, and every accepted payload as sent
-(`payloads`: a test can check that everything carried `allowed_mentions`). Also here: the Ed25519
-test key of the application and a helper that signs interaction requests with it.
+`enforce_nonce` like Discord, records every message and edit, and every accepted payload as sent
+(`payloads`: a test can check that everything carried `allowed_mentions`), and answers GET
+/channels/{id} for the channels it is told the bot can see (`channels`). Also here: the Ed25519 test
+key of the application and a helper that signs interaction requests with it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class FakeDiscord:
     _windows: dict[str, tuple[float, int]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1_300_000_000_000_000_000))
     _nonces: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Channels the bot can see (GET /channels/{id}); any other id is Discord's "Unknown Channel".
+    channels: dict[str, str] = field(default_factory=dict)  # id -> name
 
     def storm(self, count: int, *, retry_after: float = 0.05, is_global: bool = False) -> None:
         """Answer the next `count` requests with 429."""
@@ -69,7 +72,17 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_post("/api/v10/channels/{channel_id}/messages", self._create)
         app.router.add_patch("/api/v10/channels/{channel_id}/messages/{message_id}", self._edit)
+        app.router.add_get("/api/v10/channels/{channel_id}", self._channel)
         return app
+
+    async def _channel(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel_id"]
+        refused = self._gate(request, f"channel:{channel_id}")
+        if refused is not None:
+            return refused
+        if channel_id not in self.channels:
+            return web.json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        return web.json_response({"id": channel_id, "type": 0, "name": self.channels[channel_id]})
 
     async def _create(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
