@@ -26,7 +26,7 @@ from shared.config import QueueName, Settings, load_settings
 from shared.errors import SettingsError
 from shared.events import ScanRequested
 from shared.kinds import kind_details
-from shared.ledger import Decision, Ledger
+from shared.ledger import Attr, Decision, Ledger
 from shared.logs import configure_logging
 from shared.worker import Runtime, open_runtime, run_workers
 
@@ -147,7 +147,7 @@ def print_report(decisions: list[Decision], settings: Settings, console: Console
     table.add_column("net saving $", justify="right")
     total = Decimal(0)
     net = Decimal(0)
-    for decision in sorted(decisions, key=lambda d: (d.get("region", ""), d.get("kind", ""), d.pk)):
+    for decision in sorted(decisions, key=lambda d: (d.get(Attr.REGION, ""), d.get(Attr.KIND, ""), d.pk)):
         if "finding" not in decision.attrs:
             continue
         finding = decision.finding

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from shared.config import default
 from shared.events import ApprovalGranted, Approver, Envelope, Payload
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 from shared.telemetry import TRACE_CONTEXT_FIELD
 from shared.telemetry.tracing import Tracing
 
@@ -46,7 +46,7 @@ def grant_for(
     """The approval of `decision`; without `approver` / `approved_at`, the ones the ledger recorded."""
     finding = decision.finding
     if approver is None:
-        approver = Approver.model_validate_json(decision.get("approver"))
+        approver = Approver.model_validate_json(decision.get(Attr.APPROVER))
     when = approved_at or approved_time(decision)
     if when is None:
         raise ValueError(f"decision {decision.decision_id} records no approval time")
@@ -56,13 +56,13 @@ def grant_for(
         approver=approver,
         approved_at=when,
         finding=finding,
-        fingerprint=decision.get("fingerprint") or finding.fingerprint,
+        fingerprint=decision.get(Attr.FINGERPRINT) or finding.fingerprint,
     )
 
 
 def approved_time(decision: Decision) -> datetime | None:
     """When it was approved; `updated_at` stands in (an APPROVED item changes only on approval)."""
-    return decision.time("approved_at") or decision.time("updated_at")
+    return decision.time(Attr.APPROVED_AT) or decision.time(Attr.UPDATED_AT)
 
 
 def is_lost(decision: Decision, now: datetime, recover_after: timedelta) -> bool:
@@ -84,7 +84,7 @@ def is_stalled(decision: Decision, now: datetime, grace: timedelta) -> bool:
     """
     if decision.state is not State.EXECUTING:
         return False
-    expires = decision.time("claim_expires_at")
+    expires = decision.time(Attr.CLAIM_EXPIRES_AT)
     return expires is None or now - expires >= grace
 
 
@@ -118,7 +118,7 @@ async def mark_redriven(ledger: Ledger, decision: Decision, now: datetime) -> bo
     else:
         condition += " AND redriven_at = :last"
         values[":last"] = last
-    expires = decision.get("claim_expires_at")
+    expires = decision.get(Attr.CLAIM_EXPIRES_AT)
     if decision.state is State.EXECUTING:
         if expires is None:
             condition += " AND attribute_not_exists(claim_expires_at)"

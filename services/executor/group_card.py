@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 
 CARD_PREFIX = "card#"  # services/notifier/decide.py: one auxiliary record per posted card
 _LATEST_LIMIT = 600
@@ -101,7 +101,7 @@ class CardTally:
 
 def saving_of(decision: Decision) -> Decimal:
     """The monthly saving an executed decision recorded (real, or what a dry run would save)."""
-    value = decision.get("realised_monthly_saving_usd") or decision.get("would_save_monthly_usd") or 0
+    value = decision.get(Attr.REALISED_MONTHLY_SAVING_USD) or decision.get(Attr.WOULD_SAVE_MONTHLY_USD) or 0
     return Decimal(str(value))
 
 
@@ -131,7 +131,7 @@ class GroupCards:
             values |= {
                 ":one": 1,
                 ":saved": saving_of(decision) if executed else Decimal(0),
-                ":dry": bool(decision.get("dry_run")) if executed else False,
+                ":dry": bool(decision.get(Attr.DRY_RUN)) if executed else False,
             }
             update = (
                 "ADD #done :members, #count :one, #saved :saved DELETE #failed :members "

@@ -16,7 +16,7 @@ import structlog
 
 from services.executor.group_card import CardTally, CoalescedEdits, progress_line, saving_of
 from shared.discord import escape_markdown, printable
-from shared.ledger import Decision, State
+from shared.ledger import Attr, Decision, State
 
 log = structlog.get_logger("cloudthrift.executor")
 _DISCORD_CONTENT_LIMIT = 2000
@@ -34,12 +34,12 @@ class Outcome:
 
     @property
     def channel_id(self) -> str | None:
-        value = self.decision.get("channel_id")
+        value = self.decision.get(Attr.CHANNEL_ID)
         return str(value) if value else None
 
     @property
     def message_id(self) -> str | None:
-        value = self.decision.get("message_id")
+        value = self.decision.get(Attr.MESSAGE_ID)
         return str(value) if value else None
 
     @property
@@ -66,23 +66,23 @@ def headline(decision: Decision, quote: Callable[[Any], str] = str) -> str:
 
     `quote` renders text we do not control (a name, a reason, an error): `escape_markdown` on Discord.
     """
-    kind = decision.get("kind", "resource")
-    rid = decision.get("resource_id", decision.pk)
-    who = quote(decision.get("approver_name") or "unknown")
+    kind = decision.get(Attr.KIND, "resource")
+    rid = decision.get(Attr.RESOURCE_ID, decision.pk)
+    who = quote(decision.get(Attr.APPROVER_NAME) or "unknown")
     if decision.state is State.EXECUTED:
         what = {
             "snapshot_then_delete": f"deleted {kind} {rid} after snapshot {decision.get('snapshot_id')}",
             "delete": f"deleted {kind} {rid} (no snapshot kept)",
             "release": f"released {rid} ({decision.get('public_ip') or 'address'}); it cannot be recovered",
-        }.get(str(decision.get("action")), f"cleaned up {kind} {rid}")
-        if decision.get("dry_run"):
+        }.get(str(decision.get(Attr.ACTION)), f"cleaned up {kind} {rid}")
+        if decision.get(Attr.DRY_RUN):
             would = {"snapshot_then_delete": "snapshot then delete", "delete": "delete", "release": "release"}
             return (
                 f"🧪 Dry run: would {would.get(str(decision.get('action')), 'clean up')} {kind} {rid}, "
                 f"saving {_usd(decision.get('would_save_monthly_usd', 0))}/month. Nothing was changed. "
                 f"Approved by {who}."
             )
-        gone = " (it was already gone)" if decision.get("already_gone") else ""
+        gone = " (it was already gone)" if decision.get(Attr.ALREADY_GONE) else ""
         return (
             f"✅ Done: {what}{gone}. Saves {_usd(decision.get('realised_monthly_saving_usd', 0))}/month. "
             f"Approved by {who}."
@@ -118,7 +118,7 @@ def group_summary(members: list[Decision], latest: Outcome) -> str:
     done = [m for m in members if m.state is State.EXECUTED]
     saved = sum((saving_of(m) for m in done), Decimal(0))
     counts = {state: sum(1 for m in members if m.state is state) for state in State}
-    dry = any(m.get("dry_run") for m in done)
+    dry = any(m.get(Attr.DRY_RUN) for m in done)
     return f"{progress_line(counts, saved, dry=dry)}\nLatest: {headline(latest.decision, escape_markdown)}"
 
 
@@ -150,7 +150,7 @@ class DiscordCardReporter:
         if not (channel_id and message_id):
             await self._fallback.report(outcome)
             return
-        card_id = outcome.decision.get("card_id")
+        card_id = outcome.decision.get(Attr.CARD_ID)
         cards = self._cards
         if cards is None or not card_id or card_id == outcome.decision.decision_id:
             await self._editor.edit_message(channel_id, message_id, card_edit(outcome))

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, WaiterError
 
 from shared.events import ApprovalGranted, CostEstimate, DecisionKey, FactValue, Finding
 from shared.kinds.base import Observation
-from shared.ledger import Decision, State
+from shared.ledger import Attr, Decision, State
 
 Verdict = Literal["claim", "resume", "held", "done", "ignore"]
 ErrorClass = Literal["permission", "throttled", "transient", "failed"]
@@ -76,7 +76,7 @@ def admit(decision: Decision | None, approval: ApprovalGranted, now: datetime) -
     if state is State.FAILED:
         return Admission("resume", "replay of a failed execution")
     if state is State.EXECUTING:
-        expires = decision.time("claim_expires_at")
+        expires = decision.time(Attr.CLAIM_EXPIRES_AT)
         if expires is None or expires < now:
             return Admission("resume", "an earlier attempt's claim expired: taking over")
         return Admission("held", f"another attempt holds the claim until {expires.isoformat()}")
@@ -122,7 +122,7 @@ def recheck(
 ) -> str | None:
     """Why the resource must be left alone now, or None when it is still exactly what was approved."""
     approved = decision.finding
-    if approval.fingerprint != decision.get("fingerprint") or approval.fingerprint != approved.fingerprint:
+    if approval.fingerprint != decision.get(Attr.FINGERPRINT) or approval.fingerprint != approved.fingerprint:
         return "the approval does not match the finding recorded in the ledger"
     if optout_tag in observation.tags:
         return f"opt-out tag {optout_tag!r} was added after approval"

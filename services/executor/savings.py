@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.events import utcnow
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 
 PENDING = (State.FOUND, State.ANALYZED, State.AWAITING_APPROVAL)
 # A real clean-up stays in the savings history through its undo (issue 14's RESTORING → RESTORED):
@@ -181,38 +181,38 @@ def summarize(decisions: Iterable[Decision], *, now: datetime | None = None) -> 
         if "state" not in decision.attrs or "decision_id" not in decision.attrs:
             continue  # auxiliary records (cards, group windows, markers) share the table
         state = str(decision.attrs["state"])  # by name: undo states may be newer than this code
-        found = decision.time("created_at")
+        found = decision.time(Attr.CREATED_AT)
         if found is not None and (report.first_found is None or found < report.first_found):
             report.first_found = found
         if state in DECIDED and found is not None and decision.cycle == 0:
             # A later cycle keeps its first cycle's created_at: its own start is not recorded apart.
-            decided = decision.time("decided_at")
+            decided = decision.time(Attr.DECIDED_AT)
             if decided is not None:
                 report.decision_hours.append((decided - found).total_seconds() / 3600)
         if state in ("EXECUTED", "SKIPPED", "FAILED"):
             report.outcomes[state] += 1
-        if state in CLEANED_UP and decision.get("dry_run"):
+        if state in CLEANED_UP and decision.get(Attr.DRY_RUN):
             report.dry_runs += 1
-            report.dry_run_monthly_usd += _money(decision.get("would_save_monthly_usd"))
+            report.dry_run_monthly_usd += _money(decision.get(Attr.WOULD_SAVE_MONTHLY_USD))
         elif state in CLEANED_UP:
             _cleaned_up(report, decision)
         elif state in {s.value for s in PENDING}:
-            amount = _money(decision.get("monthly_cost_usd"))
+            amount = _money(decision.get(Attr.MONTHLY_COST_USD))
             report.pending += 1
             report.pending_by_state[state] += 1
             report.pending_waste_monthly_usd += amount
-            report.pending_net_saving_monthly_usd += _money(decision.get("net_monthly_saving_usd"))
-            report.pending_by_account[str(decision.get("account_id", "unknown"))] += amount
-            report.pending_by_kind[str(decision.get("kind", "unknown"))] += amount
+            report.pending_net_saving_monthly_usd += _money(decision.get(Attr.NET_MONTHLY_SAVING_USD))
+            report.pending_by_account[str(decision.get(Attr.ACCOUNT_ID, "unknown"))] += amount
+            report.pending_by_kind[str(decision.get(Attr.KIND, "unknown"))] += amount
     return report
 
 
 def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
-    amount = _money(decision.get("realised_monthly_saving_usd"))
-    executed_at = decision.time("executed_at")
+    amount = _money(decision.get(Attr.REALISED_MONTHLY_SAVING_USD))
+    executed_at = decision.time(Attr.EXECUTED_AT)
     restored_at = decision.time("restored_at")
-    if restored_at is None and decision.get("state") == "RESTORED":
-        restored_at = decision.time("updated_at")
+    if restored_at is None and decision.get(Attr.STATE) == "RESTORED":
+        restored_at = decision.time(Attr.UPDATED_AT)
     if executed_at is not None:
         report.accruals.append(Accrual(executed_at, amount, restored_at))
     if restored_at is not None:
@@ -220,14 +220,14 @@ def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
         return  # undone: it saves nothing any more, though what it avoided until then stays avoided
     # Still saving (an undo under way or one that failed has not brought the resource back).
     month = executed_at.strftime("%Y-%m") if executed_at else "unknown"
-    kind = str(decision.get("kind", "unknown"))
+    kind = str(decision.get(Attr.KIND, "unknown"))
     report.executed += 1
     report.realised_monthly_usd += amount
     report.by_month[month] += amount
     report.by_month_and_kind[month][kind] += amount
     report.by_kind[kind] += amount
-    report.by_region[str(decision.get("region", "unknown"))] += amount
-    report.by_approver[str(decision.get("approver_name") or "unknown")] += amount
+    report.by_region[str(decision.get(Attr.REGION, "unknown"))] += amount
+    report.by_approver[str(decision.get(Attr.APPROVER_NAME) or "unknown")] += amount
 
 
 async def read_ledger(

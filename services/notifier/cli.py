@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from services.notifier.cards import Action
+from shared.ledger import Attr
 
 if TYPE_CHECKING:
     from services.notifier.listing import Format
@@ -64,7 +65,7 @@ def register(app: typer.Typer) -> None:
                 ledger = Ledger(await aws.client("dynamodb"), loaded.table_name)
                 waiting = await pending(ledger)
                 executor = await describe_now(ledger)
-            rows = [row(d) for d in sorted(waiting, key=lambda d: (d.get("region", ""), d.pk))]
+            rows = [row(d) for d in sorted(waiting, key=lambda d: (d.get(Attr.REGION, ""), d.pk))]
             render(rows, fmt, title=f"{len(rows)} decision(s) awaiting approval")
             if fmt == "table":
                 typer.echo(executor, err=True)

@@ -34,7 +34,7 @@ from shared.grants import (
     publish_grants,
     redrive_due,
 )
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 from shared.telemetry.metrics import Metrics, NullMetrics, record_approval, record_republished
 from shared.telemetry.tracing import Tracing
 
@@ -102,7 +102,7 @@ async def decide(
         if card is None:
             outcome.found = False
             return outcome
-        outcome.channel_id, outcome.message_id = card.get("channel_id"), card.get("message_id")
+        outcome.channel_id, outcome.message_id = card.get(Attr.CHANNEL_ID), card.get(Attr.MESSAGE_ID)
         outcome.group = bool(card.get("group"))
         members = [
             (member, decision_id)
@@ -141,7 +141,10 @@ async def decide(
         outcome.found = bool(outcome.decided or outcome.earlier or moves[0][1] is not None)
         current = moves[0][1]
         if current is not None:
-            outcome.channel_id, outcome.message_id = current.get("channel_id"), current.get("message_id")
+            outcome.channel_id, outcome.message_id = (
+                current.get(Attr.CHANNEL_ID),
+                current.get(Attr.MESSAGE_ID),
+            )
     if outcome.group and only is not None and action != "approve" and outcome.decided:
         await _tally_set_aside(deps.ledger, card_id, action, outcome.decided)
     for decided in outcome.decided:
@@ -232,9 +235,9 @@ def earlier_summary(outcome: Outcome) -> str:
         State.REJECTED: "rejected",
         State.SNOOZED: "snoozed",
     }.get(first.state, first.state.value.lower())
-    who = first.get("decided_by") or "someone"
-    when = first.time("decided_at")
+    who = first.get(Attr.DECIDED_BY) or "someone"
+    when = first.time(Attr.DECIDED_AT)
     text = f"Already {verb} by {who}" + (f" at {when:%Y-%m-%d %H:%M} UTC" if when else "")
-    if first.state is State.SNOOZED and first.time("snoozed_until"):
+    if first.state is State.SNOOZED and first.time(Attr.SNOOZED_UNTIL):
         text += f" (until {first.time('snoozed_until'):%Y-%m-%d})"
     return text + ("." if outcome.total == 1 else f" ({len(outcome.earlier)} of {outcome.total} decisions).")

@@ -33,7 +33,7 @@ from shared.config import default
 from shared.discord import MessageSink
 from shared.errors import PermanentError, TransientError
 from shared.events import EVENT_NAMESPACE, Analysis, Envelope, Finding, ResourceAnalyzed, utcnow
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 
 log = structlog.get_logger("cloudthrift.notifier")
 WINDOW_PREFIX = "notify-group#"
@@ -78,7 +78,7 @@ async def handle_analyzed(event: Envelope[ResourceAnalyzed], deps: NotifierDeps)
     if decision.state is not State.ANALYZED:
         log.info("notify.already_announced", pk=decision.pk, state=decision.state.value)
         return []
-    analysed = decision.get("analysis_fingerprint")
+    analysed = decision.get(Attr.ANALYSIS_FINGERPRINT)
     if analysed and analysed != finding.fingerprint:
         # An older scan's event arriving late: the analyzer has since analysed newer facts, whose own
         # event announces them. The card must show what the approval will bind to.
@@ -172,7 +172,9 @@ async def _lead(deps: NotifierDeps, leader: Decision, window: str, opened_at: da
         await deps.sleep(policy.poll)
     await deps.ledger.put_record(window + "#closed", {"record": "notify-group-closed", "at": deps.clock()})
     await deps.sleep(policy.settle)
-    members = {d.pk: d async for d in deps.ledger.by_state(State.ANALYZED) if d.get("notify_group") == window}
+    members = {
+        d.pk: d async for d in deps.ledger.by_state(State.ANALYZED) if d.get(Attr.NOTIFY_GROUP) == window
+    }
     me = await deps.ledger.get(leader.pk)
     if me is not None and me.state is State.ANALYZED:
         members[me.pk] = me
@@ -187,12 +189,12 @@ async def _siblings_pending(ledger: Ledger, finding: Finding, window: str) -> bo
     wanted = ("account_id", "region", "kind", "notify_group", "finding")  # not the history nor analysis
     for state in (State.FOUND, State.ANALYZED):
         async for d in ledger.by_state(state, attributes=wanted):
-            same = (d.get("account_id"), d.get("region"), d.get("kind")) == (
+            same = (d.get(Attr.ACCOUNT_ID), d.get(Attr.REGION), d.get(Attr.KIND)) == (
                 finding.key.account_id,
                 finding.key.region,
                 finding.kind,
             )
-            if not same or d.get("notify_group") == window or "finding" not in d.attrs:
+            if not same or d.get(Attr.NOTIFY_GROUP) == window or "finding" not in d.attrs:
                 continue
             if d.finding.scan_id == finding.scan_id:
                 return True
@@ -235,7 +237,7 @@ async def _post(
 ) -> None:
     existing = await deps.ledger.get(CARD_PREFIX + card_id)
     if existing is not None:
-        channel_id, message_id = existing.get("channel_id"), existing.get("message_id")
+        channel_id, message_id = existing.get(Attr.CHANNEL_ID), existing.get(Attr.MESSAGE_ID)
     else:
         channel_id = deps.channel_id
         message_id = await deps.sink.post_message(

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from shared.ledger import Decision
+from shared.ledger import Attr, Decision
 
 Format = Literal["table", "json", "csv"]
 
@@ -74,7 +74,7 @@ def is_decision(decision: Decision) -> bool:
 def row(decision: Decision) -> dict[str, Any]:
     """One decision as plain JSON values (numbers as strings of decimals: money stays exact)."""
     finding, analysis = decision.finding, decision.analysis
-    card = decision.get("card_id")
+    card = decision.get(Attr.CARD_ID)
     return {
         "decision_id": decision.decision_id,
         "state": decision.state.value,
@@ -89,10 +89,10 @@ def row(decision: Decision) -> dict[str, Any]:
         "price_source": finding.cost.price_source,
         "price_date": finding.cost.price_date,
         "idle_reason": finding.idle_reason,
-        "idle_since": decision.get("idle_since") or finding.idle_since.isoformat(),
+        "idle_since": decision.get(Attr.IDLE_SINCE) or finding.idle_since.isoformat(),
         "resource_created_at": finding.created_at.isoformat() if finding.created_at else None,
-        "first_seen_at": decision.get("created_at"),
-        "updated_at": decision.get("updated_at"),
+        "first_seen_at": decision.get(Attr.CREATED_AT),
+        "updated_at": decision.get(Attr.UPDATED_AT),
         "risk": analysis.risk if analysis else None,
         "recommendation": analysis.recommendation if analysis else None,
         "confidence": analysis.confidence if analysis else None,
@@ -100,10 +100,10 @@ def row(decision: Decision) -> dict[str, Any]:
         "summary": analysis.summary if analysis else None,
         "card_id": card,
         "group_card": bool(card) and card != decision.decision_id,
-        "decided_by": decision.get("decided_by"),
-        "decided_at": decision.get("decided_at"),
-        "snoozed_until": decision.get("snoozed_until"),
-        "dry_run": decision.get("dry_run"),
+        "decided_by": decision.get(Attr.DECIDED_BY),
+        "decided_at": decision.get(Attr.DECIDED_AT),
+        "snoozed_until": decision.get(Attr.SNOOZED_UNTIL),
+        "dry_run": decision.get(Attr.DRY_RUN),
         "role_arn": finding.role_arn,
         "scan_id": finding.scan_id,
         "tags": dict(finding.tags),

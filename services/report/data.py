@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from services.executor.savings import CLEANED_UP, PENDING, SavingsReport, read_ledger, summarize
-from shared.ledger import Decision, Ledger, State
+from shared.ledger import Attr, Decision, Ledger, State
 
 TOP_PENDING = 25
 # Per row of the tables: read only for the states the tables list (the findings are the big part).
@@ -38,16 +38,16 @@ class Filters(BaseModel):
     kinds: frozenset[str] = frozenset()
 
     def keep(self, decision: Decision) -> bool:
-        if self.accounts and decision.get("account_id") not in self.accounts:
+        if self.accounts and decision.get(Attr.ACCOUNT_ID) not in self.accounts:
             return False
-        if self.regions and decision.get("region") not in self.regions:
+        if self.regions and decision.get(Attr.REGION) not in self.regions:
             return False
-        if self.kinds and decision.get("kind") not in self.kinds:
+        if self.kinds and decision.get(Attr.KIND) not in self.kinds:
             return False
         if self.since is None and self.until is None:
             return True
-        cleaned = decision.get("state") in CLEANED_UP
-        when = decision.time("executed_at" if cleaned else "created_at")
+        cleaned = decision.get(Attr.STATE) in CLEANED_UP
+        when = decision.time(Attr.EXECUTED_AT if cleaned else "created_at")
         if when is None:
             return False
         return (self.since is None or when >= self.since) and (self.until is None or when < self.until)
@@ -112,15 +112,15 @@ def build(decisions: Iterable[Decision], figures: SavingsReport, filters: Filter
     dry: list[Row] = []
     sources: set[tuple[str, str]] = set()
     for decision in decisions:
-        state = decision.get("state")
-        finding = _json(decision.get("finding"))
+        state = decision.get(Attr.STATE)
+        finding = _json(decision.get(Attr.FINDING))
         cost = finding.get("cost") or {}
         if cost.get("price_source"):
             sources.add((str(cost["price_source"]), str(cost.get("price_date", ""))))
         if state in {s.value for s in PENDING}:
             pending.append(_row(decision, finding, figures.as_of))
         elif state in CLEANED_UP:
-            (dry if decision.get("dry_run") else cleaned).append(_row(decision, finding, figures.as_of))
+            (dry if decision.get(Attr.DRY_RUN) else cleaned).append(_row(decision, finding, figures.as_of))
     pending.sort(key=lambda row: (-row.monthly_usd, row.resource_id))
     executed_first = datetime.min.replace(tzinfo=UTC)
     for rows in (cleaned, dry):
@@ -144,30 +144,32 @@ def _undo(decision: Decision) -> str:
     restored = decision.time("restored_at")
     if restored is not None:
         return f"restored {restored:%Y-%m-%d %H:%M}"
-    state = str(decision.get("state"))
+    state = str(decision.get(Attr.STATE))
     return "not undone" if state == "EXECUTED" else state.lower().replace("_", " ")
 
 
 def _row(decision: Decision, finding: dict[str, Any], as_of: datetime) -> Row:
     tags = finding.get("tags") or {}
-    since = decision.time("idle_since") or decision.time("created_at")
+    since = decision.time(Attr.IDLE_SINCE) or decision.time(Attr.CREATED_AT)
     saving = None  # pending: what cleaning up would save; cleaned up: what it saved (or would have)
-    if decision.get("state") in CLEANED_UP:
-        dry = bool(decision.get("dry_run"))
-        saving = decision.get("would_save_monthly_usd" if dry else "realised_monthly_saving_usd")
+    if decision.get(Attr.STATE) in CLEANED_UP:
+        dry = bool(decision.get(Attr.DRY_RUN))
+        saving = decision.get(Attr.WOULD_SAVE_MONTHLY_USD if dry else "realised_monthly_saving_usd")
     return Row(
-        kind=str(decision.get("kind", "")),
-        resource_id=str(decision.get("resource_id", "")),
+        kind=str(decision.get(Attr.KIND, "")),
+        resource_id=str(decision.get(Attr.RESOURCE_ID, "")),
         name=str(tags.get("Name", "")),
-        account_id=str(decision.get("account_id", "")),
-        region=str(decision.get("region", "")),
-        monthly_usd=Decimal(str(decision.get("monthly_cost_usd") or 0)),
-        net_usd=Decimal(str(saving if saving is not None else decision.get("net_monthly_saving_usd") or 0)),
+        account_id=str(decision.get(Attr.ACCOUNT_ID, "")),
+        region=str(decision.get(Attr.REGION, "")),
+        monthly_usd=Decimal(str(decision.get(Attr.MONTHLY_COST_USD) or 0)),
+        net_usd=Decimal(
+            str(saving if saving is not None else decision.get(Attr.NET_MONTHLY_SAVING_USD) or 0)
+        ),
         age_days=(as_of - since).days if since else None,
-        recommendation=str(_json(decision.get("analysis")).get("recommendation", "")),
-        approver=str(decision.get("approver_name") or ""),
-        executed_at=decision.time("executed_at"),
-        action=str(decision.get("action") or ""),
-        snapshot_id=str(decision.get("snapshot_id") or ""),
+        recommendation=str(_json(decision.get(Attr.ANALYSIS)).get("recommendation", "")),
+        approver=str(decision.get(Attr.APPROVER_NAME) or ""),
+        executed_at=decision.time(Attr.EXECUTED_AT),
+        action=str(decision.get(Attr.ACTION) or ""),
+        snapshot_id=str(decision.get(Attr.SNAPSHOT_ID) or ""),
         undo=_undo(decision),
     )
