@@ -45,7 +45,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <h1>CloudThrift savings report</h1>
 <p class="meta">Period: {{ period_start }} to {{ as_of }} (UTC).
 {%- if data.filters.described %} Filters:
-{%- for name, value in data.filters.described %} {{ name }}: {{ value }}{{ ";" if not loop.last }}{% endfor %}.
+{%- for name, value in data.filters.described %} {{ name }}: {{ value }}{{ ";" if not loop.last }}
+{%- endfor %}.
 {%- endif %}</p>
 <p class="meta">Prices:
 {%- for source, date in data.price_sources %} {{ source }} ({{ date }}){{ ";" if not loop.last }}
