@@ -209,7 +209,11 @@ def main() -> None:
         print(json.dumps({k: v for k, v in summary.items() if k != "runs"}))
     finally:
         emulator.terminate()
-        emulator.wait(timeout=10)
+        try:
+            emulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # busy past SIGTERM on a loaded machine
+            emulator.kill()
+            emulator.wait()
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         async def go() -> SavingsReport:
             async with AwsClients(loaded) as aws:
                 ledger = Ledger(await aws.client("dynamodb"), loaded.table_name)
-                decisions = await read_ledger(ledger)
+                decisions = [decision async for decision in read_ledger(ledger)]
             return summarize(decisions, now=as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None)
 
         report = run(go())

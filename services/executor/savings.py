@@ -8,10 +8,9 @@ so the two can never disagree. Only real executions count as realised; dry runs 
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -232,18 +231,13 @@ def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
 
 async def read_ledger(
     ledger: Ledger, *, extra: Mapping[State, Sequence[str]] | None = None
-) -> list[Decision]:
+) -> AsyncIterator[Decision]:
     """Every decision, state by state through the by-state index, with only the fields needed.
 
     Never a scan: the index holds decisions only (auxiliary records have no state), and each query
     reads one state's items, projected to `FIELDS` (plus `extra[state]`), not their whole findings.
-    The states are queried concurrently: against DynamoDB the round trips overlap.
     """
-
-    async def one(state: State) -> list[Decision]:
+    for state in State:
         fields = (*FIELDS, *(extra or {}).get(state, ()))
-        return [decision async for decision in ledger.by_state(state, attributes=fields)]
-
-    return [
-        decision for chunk in await asyncio.gather(*(one(state) for state in State)) for decision in chunk
-    ]
+        async for decision in ledger.by_state(state, attributes=fields):
+            yield decision

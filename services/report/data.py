@@ -98,7 +98,7 @@ class ReportData:
 async def load(ledger: Ledger, filters: Filters, *, now: datetime | None = None) -> ReportData:
     """Read the ledger (by state, projected), keep what the filters select, and summarize it."""
     extra = {state: ROW_FIELDS for state in _ROW_STATES}
-    decisions = [d for d in await read_ledger(ledger, extra=extra) if filters.keep(d)]
+    decisions = [d async for d in read_ledger(ledger, extra=extra) if filters.keep(d)]
     as_of = now or datetime.now(UTC)
     if filters.until is not None and filters.until < as_of:
         as_of = filters.until

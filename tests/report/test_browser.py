@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.report.browser import png_size, visit
 from tests.report.conftest import Built
+
+# The first test also waits for the module's pipeline run and four CLI runs (tests/report/conftest.py).
+pytestmark = pytest.mark.timeout(300)
 
 CHARTS = ("avoided", "realised", "pending", "decision")
 

@@ -6,9 +6,14 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from services.report.page import HEADLINE, lookup
 from tests.report.conftest import Built
 from tests.report.pipeline import SCRIPT_NAME
+
+# The first test also waits for the module's pipeline run and four CLI runs (tests/report/conftest.py).
+pytestmark = pytest.mark.timeout(300)
 
 
 class Page(HTMLParser):
