@@ -30,23 +30,29 @@ def test_the_status_line_names_earlier_decisions_in_a_fixed_order() -> None:
     assert "already" not in cards.status_line("reject", "Bob", WHEN, count=5, of=5, earlier={})
 
 
-async def test_approve_all_after_the_cli_rejected_and_snoozed_members_says_so(
-    endpoint: TestClient,
-    sign: Callable[..., tuple[bytes, dict[str, str]]],
-    runtime: Any,
-    decide_deps: DecideDeps,
-) -> None:
+async def group_card(runtime: Any, members: int) -> tuple[str, list[Any]]:
+    """One group card of `members` findings, posted by the real notifier handler (console sink)."""
     deps = NotifierDeps(
         runtime.ledger,
         ConsoleDiscord(Console(file=io.StringIO())),
         "c",
         GroupPolicy(threshold=2, window=0.1, max_wait=15, settle=0.01, poll=0.05),
     )
-    findings = [finding(f"vol-{i:017x}") for i in range(5)]
+    findings = [finding(f"vol-{i:017x}") for i in range(members)]
     events = [await analyzed(runtime.ledger, f) for f in findings]
     await asyncio.gather(*(handle_analyzed(e, deps) for e in events))
     decisions = [await state_of(runtime.ledger, f) for f in findings]
     [card_id] = {d.get("card_id") for d in decisions}
+    return str(card_id), decisions
+
+
+async def test_approve_all_after_the_cli_rejected_and_snoozed_members_says_so(
+    endpoint: TestClient,
+    sign: Callable[..., tuple[bytes, dict[str, str]]],
+    runtime: Any,
+    decide_deps: DecideDeps,
+) -> None:
+    card_id, decisions = await group_card(runtime, 5)
     root = Approver(id="root", name="root", via="cli")
     await decide(decide_deps, card_id, "reject", root, now=WHEN, only=frozenset({decisions[0].pk}))
     await decide(decide_deps, card_id, "snooze", root, now=WHEN, only=frozenset({decisions[1].pk}))
@@ -70,17 +76,7 @@ async def test_members_set_aside_one_by_one_count_as_finished_in_the_cards_tally
     click that sets them aside counts them on the card record, once each, however often it is sent."""
     from services.executor.group_card import GroupCards
 
-    deps = NotifierDeps(
-        runtime.ledger,
-        ConsoleDiscord(Console(file=io.StringIO())),
-        "c",
-        GroupPolicy(threshold=2, window=0.1, max_wait=15, settle=0.01, poll=0.05),
-    )
-    findings = [finding(f"vol-{i:017x}") for i in range(4)]
-    events = [await analyzed(runtime.ledger, f) for f in findings]
-    await asyncio.gather(*(handle_analyzed(e, deps) for e in events))
-    decisions = [await state_of(runtime.ledger, f) for f in findings]
-    [card_id] = {d.get("card_id") for d in decisions}
+    card_id, decisions = await group_card(runtime, 4)
     root = Approver(id="root", name="root", via="cli")
     for _ in range(2):  # a repeated CLI call counts once
         await decide(decide_deps, card_id, "reject", root, now=WHEN, only=frozenset({decisions[0].pk}))
