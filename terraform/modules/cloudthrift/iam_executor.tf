@@ -28,7 +28,7 @@ data "aws_iam_policy_document" "executor" {
   # Re-check right before acting. Describe* supports no resource-level permissions.
   statement {
     sid       = "RecheckEstate"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots"]
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications"]
     resources = ["*"]
 
     condition {
@@ -73,6 +73,19 @@ data "aws_iam_policy_document" "executor" {
   statement {
     sid       = "DeleteVolumes"
     actions   = ["ec2:DeleteVolume"]
+    resources = local.volume_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # gp2 to gp3 (and back, the undo): an online change of the volume's type, IOPS and throughput.
+  statement {
+    sid       = "ModifyVolumes"
+    actions   = ["ec2:ModifyVolume"]
     resources = local.volume_arns
 
     condition {
