@@ -189,6 +189,9 @@ class Check(ABC):
     # A check whose remedy changes the resource rather than removing it (gp2 to gp3) is reported only
     # when, once priced, it saves something: its net monthly saving is above zero.
     saves_only: ClassVar[bool] = False
+    # How old a resource must be before this check reports it, when more than the global minimum age
+    # (old snapshots: 90 days). Operators set their own per check: CLOUDTHRIFT_CHECK_MIN_AGE_DAYS.
+    min_age: ClassVar[timedelta] = timedelta(0)
 
     @abstractmethod
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:

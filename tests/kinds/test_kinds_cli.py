@@ -13,7 +13,7 @@ def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
     result = CliRunner().invoke(app, ["kinds", "--json"])
     assert result.exit_code == 0, result.output
     described = {entry["kind"]: entry for entry in json.loads(result.output)}
-    assert set(described) == {"ebs-volume", "elastic-ip"}
+    assert set(described) == {"ebs-snapshot", "ebs-volume", "elastic-ip"}
     volume = described["ebs-volume"]
     checks = {check["name"]: check for check in volume["checks"]}
     assert set(checks) == {"unattached", "in-use-gp2"}

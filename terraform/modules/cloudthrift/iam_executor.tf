@@ -28,7 +28,7 @@ data "aws_iam_policy_document" "executor" {
   # Re-check right before acting. Describe* supports no resource-level permissions.
   statement {
     sid       = "RecheckEstate"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications"]
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications", "ec2:DescribeImages"]
     resources = ["*"]
 
     condition {
@@ -87,6 +87,19 @@ data "aws_iam_policy_document" "executor" {
     sid       = "ModifyVolumes"
     actions   = ["ec2:ModifyVolume"]
     resources = local.volume_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # Old snapshots: archive (and restore, the undo) or delete. Snapshot ARNs carry no account id.
+  statement {
+    sid       = "ArchiveOrDeleteSnapshots"
+    actions   = ["ec2:ModifySnapshotTier", "ec2:RestoreSnapshotTier", "ec2:DeleteSnapshot"]
+    resources = local.snapshot_arns
 
     condition {
       test     = "StringEquals"
