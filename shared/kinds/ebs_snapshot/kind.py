@@ -105,7 +105,7 @@ class EbsSnapshot(Kind):
         )
 
     def details(self, facts: Mapping[str, FactValue]) -> str:
-        return f"{facts.get('size_gib')} GiB of {facts.get('volume_id')}"
+        return f"{facts.get('size_gib')} GiB, volume {'kept' if facts.get('volume_exists') else 'deleted'}"
 
     async def seed(self, estate: Estate) -> None:
         ec2 = await estate.clients("ec2")

@@ -162,13 +162,10 @@ class ModifyToGp3(Remedy):
     def residual(self, observation: Observation, rates: Rates) -> CostLine:
         """What stays billed: the same volume as gp3, with what it buys above gp3's allowances."""
         size = int(observation.facts.get("size_gib") or 0)
-        target = gp3_target(size)
+        target, monthly = gp3_target(size), gp3_cost(observation, rates)
+        item = f"gp3 after the change ({size} GiB, {target.iops:,} IOPS, {target.throughput_mibps} MiB/s)"
         return CostLine(
-            item=f"gp3 after the change ({size} GiB, {target.iops:,} IOPS, {target.throughput_mibps} MiB/s)",
-            quantity=Decimal(1),
-            unit="month",
-            unit_price_usd=gp3_cost(observation, rates),
-            monthly_usd=gp3_cost(observation, rates),
+            item=item, quantity=Decimal(1), unit="month", unit_price_usd=monthly, monthly_usd=monthly
         )
 
     async def apply(self, clients: Clients, job: Job) -> Done | Refused:
