@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     cloudthrift_min_age_days: float = Field(
         default=7, ge=0, description="Resources created more recently than this are never reported."
     )
+    cloudthrift_check_min_age_days: dict[str, float] = Field(
+        default_factory=dict,
+        description='Minimum age per check, as JSON: {"ebs-snapshot/old": 180}; default: each check\'s own.',
+    )
     cloudthrift_min_idle_days: float = Field(
         default=0,
         ge=0,

@@ -177,6 +177,9 @@ async def _scan_region(
                         scan_id=request.scan_id,
                         role_arn=request.role_arn,  # the executor acts through the role the scan used
                     )
+                    if check.saves_only and finding.cost.net_monthly_saving_usd <= 0:
+                        summary.skipped["no-saving"] += 1  # e.g. gp3 would cost more than gp2
+                        continue
                     findings.append(finding)
                     summary.found[(kind.name, region)] += 1
                     summary.waste_usd += finding.cost.monthly_usd

@@ -22,6 +22,7 @@ def scan_policy(settings: Settings) -> ScanPolicy:
         regions=tuple(settings.cloudthrift_regions),
         kinds=tuple(settings.cloudthrift_kinds),
         region_concurrency=settings.cloudthrift_region_concurrency,
+        check_min_age_days=settings.cloudthrift_check_min_age_days,
     )
 
 

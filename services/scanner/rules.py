@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -28,6 +28,12 @@ class ScanPolicy:
     regions: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     region_concurrency: int = default("cloudthrift_region_concurrency")
+    # "kind/check" -> days: a check's own minimum age, instead of the one it declares (`Check.min_age`).
+    check_min_age_days: Mapping[str, float] = field(default_factory=dict)
+
+    def min_age_for(self, check: Check) -> timedelta:
+        own = self.check_min_age_days.get(f"{check.kind.name}/{check.name}")
+        return max(self.min_age, check.min_age if own is None else timedelta(days=own))
 
 
 def classify(
@@ -45,7 +51,7 @@ def classify(
         return "busy", None
     if policy.optout_tag in observation.tags:
         return "opted-out", None
-    if age is not None and age < policy.min_age:
+    if age is not None and age < policy.min_age_for(check):
         return "too-young", None
     return "idle", reason
 

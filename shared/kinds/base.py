@@ -121,7 +121,9 @@ class Done:
     """What was really done (or, in a dry run, would have been): becomes the EXECUTED record."""
 
     action: str
-    keeps_snapshot: bool = False  # a snapshot is (or would be) kept: its storage is not saved
+    # What the remedy's `residual` prices stays billed (a kept snapshot, an archived one, the volume a
+    # modify keeps): the executor subtracts it from the saving.
+    keeps_snapshot: bool = False
     snapshot_id: str | None = None
     already_gone: bool = False
     record: dict[str, Any] = field(default_factory=dict)
@@ -184,6 +186,12 @@ class Check(ABC):
     permissions: ClassVar[tuple[str, ...]] = ()  # reads beyond the kind's own (GetMetricData...)
     # Names of this kind's remedies that fix it, preferred first: the first allowed one is proposed.
     remedies: ClassVar[tuple[str, ...]]
+    # A check whose remedy changes the resource rather than removing it (gp2 to gp3) is reported only
+    # when, once priced, it saves something: its net monthly saving is above zero.
+    saves_only: ClassVar[bool] = False
+    # How old a resource must be before this check reports it, when more than the global minimum age
+    # (old snapshots: 90 days). Operators set their own per check: CLOUDTHRIFT_CHECK_MIN_AGE_DAYS.
+    min_age: ClassVar[timedelta] = timedelta(0)
 
     @abstractmethod
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:

@@ -175,16 +175,17 @@ async def instance(ec2: Any) -> str:
     return str(answer["Instances"][0]["InstanceId"])
 
 
-async def observe(ec2: Any, kind: str, resource_id: str) -> Finding:
-    """The finding the scanner would make of this resource now (its kind's own reading and prices)."""
+async def observe(ec2: Any, kind: str, resource_id: str, check_name: str | None = None) -> Finding:
+    """The finding the scanner would make of this resource now (its kind's own reading and prices),
+    by the named check, or the kind's one check that is not about gp2 (unattached, unassociated)."""
     if kind == "ebs-volume":
         raw = (await ec2.describe_volumes(VolumeIds=[resource_id]))["Volumes"][0]
     else:
         raw = (await ec2.describe_addresses(AllocationIds=[resource_id]))["Addresses"][0]
     owner = kind_named(kind)
     observation = owner.observe(raw)
-    [(_, check_class)] = list(owner.checks)
-    check = check_class()
+    names = [name for name in owner.checks.names() if name != "in-use-gp2"]
+    check = owner.checks.get(check_name or names[0])()
     reason = check.verdict(observation, None)
     assert reason is not None, f"{resource_id} is not waste by {kind}/{check.name}"
     key = DecisionKey(

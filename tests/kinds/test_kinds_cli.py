@@ -13,16 +13,19 @@ def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
     result = CliRunner().invoke(app, ["kinds", "--json"])
     assert result.exit_code == 0, result.output
     described = {entry["kind"]: entry for entry in json.loads(result.output)}
-    assert set(described) == {"ebs-volume", "elastic-ip"}
+    assert set(described) == {"ebs-snapshot", "ebs-volume", "elastic-ip"}
     volume = described["ebs-volume"]
-    [unattached] = volume["checks"]
-    assert unattached["name"] == "unattached"
+    checks = {check["name"]: check for check in volume["checks"]}
+    assert set(checks) == {"unattached", "in-use-gp2"}
+    unattached = checks["unattached"]
+    assert checks["in-use-gp2"]["remedies"] == ["modify-to-gp3"]
     assert unattached["remedies"] == ["snapshot-then-delete", "delete"]
     assert unattached["permissions"] == ["ec2:DescribeVolumes"]
     remedies = {remedy["name"]: remedy for remedy in volume["remedies"]}
     assert remedies["snapshot-then-delete"]["undo"] == "create a volume from the kept snapshot"
     assert "ec2:CreateSnapshot" in remedies["snapshot-then-delete"]["permissions"]
     assert remedies["delete"]["undo"] is None
+    assert "6 hours" in remedies["modify-to-gp3"]["undo"]
     [release] = described["elastic-ip"]["remedies"]
     assert release["undo"] is None and "ec2:ReleaseAddress" in release["permissions"]
     assert "public_ip" not in described["elastic-ip"]["gemini_facts"]

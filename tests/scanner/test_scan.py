@@ -73,7 +73,8 @@ def test_finds_exactly_the_idle_resources_of_the_estate(seeded_scan: SeededScan)
     reported = {(f.finding.kind, f.finding.key.region, f.finding.key.resource_id) for f in seeded_scan.found}
     idle = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == "idle"}
     assert reported == idle
-    assert len(idle) == 3 * 14
+    # Per region: 12 unattached and 3 in-use gp2 volumes, 4 old snapshots, 2 addresses.
+    assert len(idle) == 3 * 21
     for other in ("busy", "opted-out", "too-young"):
         others = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == other}
         assert others and not reported & others, other
@@ -81,7 +82,10 @@ def test_finds_exactly_the_idle_resources_of_the_estate(seeded_scan: SeededScan)
 
 def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
     us_east = [f.finding for f in seeded_scan.found if f.finding.key.region == "us-east-1"]
-    # Worked out by hand from prices.json (us-east-1): twelve volumes, then two addresses at $3.65.
+    # Worked out by hand from prices.json (us-east-1): twelve unattached volumes, three in-use gp2
+    # volumes (500, 2,000 and 50 GiB: their gp2 bill), four old snapshots (500, 1,000, 100 GiB and
+    # the 8 GiB root, on their volumes' size: moto reports no FullSnapshotSizeInBytes), then two
+    # addresses at $3.65.
     volumes = [
         "0.80",
         "10.00",
@@ -95,9 +99,18 @@ def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
         "90.00",
         "15.00",
         "2.50",
+        "50.00",
+        "200.00",
+        "5.00",
+        "25.00",
+        "50.00",
+        "5.00",
+        "0.40",
     ]
     expected = sum(map(Decimal, volumes)) + 2 * Decimal("3.65")
-    assert sum(f.cost.monthly_usd for f in us_east) == expected == Decimal("3122.20")
+    assert sum(f.cost.monthly_usd for f in us_east) == expected == Decimal("3457.60")
+    gp2 = sorted(f.cost.net_monthly_saving_usd for f in us_east if f.check == "in-use-gp2")
+    assert gp2 == [Decimal("0.88"), Decimal("5.00"), Decimal("20.00")]  # gp2 bill minus the gp3 one
     io2 = next(f for f in us_east if f.facts.get("volume_type") == "io2")
     assert [line.monthly_usd for line in io2.cost.lines] == [
         Decimal("25.00"),
@@ -109,12 +122,14 @@ def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
 
 def test_each_scan_ends_with_one_summary_line(seeded_scan: SeededScan) -> None:
     [summary] = [entry for entry in seeded_scan.logs if entry["event"] == "scan.summary"]
-    assert summary["idle_by_kind_region"]["ebs-volume/eu-west-1"] == 12
+    assert summary["idle_by_kind_region"]["ebs-volume/eu-west-1"] == 15
     assert summary["idle_by_kind_region"]["elastic-ip/ap-southeast-1"] == 2
     # Attached volumes never cross the wire (filtered server-side); associated addresses are listed.
-    assert summary["skipped"] == {"opted-out": 6, "too-young": 3, "busy": 6}
+    # Per region: a 200 GiB gp2 that gp3 would not make cheaper; the instance's new gp2 root volume;
+    # snapshots of an AMI, of DLM, of AWS Backup and CloudThrift's own (busy), kept, a month old.
+    assert summary["skipped"] == {"opted-out": 12, "too-young": 9, "busy": 18, "no-saving": 3}
     assert Decimal(summary["monthly_waste_usd"]) > Decimal("9000")
-    assert summary["published"] == 42 and summary["duration_s"] >= 0
+    assert summary["published"] == 63 and summary["duration_s"] >= 0
 
 
 async def test_decided_resources_are_not_announced_again(runtime: Runtime, estate: list[Seeded]) -> None:

@@ -127,10 +127,33 @@ class EbsVolume(Kind):
             await volume(vtype, size, {"Name": name, "team": "platform"}, "idle", **extra)
         await volume("gp2", 250, {"Name": "dr-restore-point", "cloudthrift:keep": "legal hold"}, "opted-out")
         await volume("gp3", 100, {"Name": "just-provisioned"}, "too-young")
-        for device, vtype, size in (("/dev/sdf", "gp3", 30), ("/dev/sdg", "gp2", 8)):
-            volume_id = await volume(vtype, size, {"Name": f"app-{device[-1]}"}, "busy")
+        # Attached: busy for the unattached check; the gp2 ones are the in-use-gp2 check's examples.
+        for device, (vtype, size, name, expect) in zip(DEVICES, ATTACHED_VOLUMES, strict=False):
+            tags = {"Name": name} | (
+                {"cloudthrift:keep": "vendor-certified config"} if expect == "opted-out" else {}
+            )
+            volume_id = await volume(vtype, size, tags, expect)
             await ec2.attach_volume(VolumeId=volume_id, InstanceId=estate.instance_id, Device=device)
+        # The shared instance's own root volume (moto makes it gp2, 8 GiB), created just now.
+        answer = await ec2.describe_volumes(
+            Filters=[{"Name": "attachment.instance-id", "Values": [estate.instance_id]},
+                     {"Name": "attachment.device", "Values": ["/dev/sda1", "/dev/xvda"]}]
+        )  # fmt: skip
+        for root in answer["Volumes"]:
+            estate.add(self.name, root["VolumeId"], "too-young", type=root["VolumeType"], size=root["Size"])
 
+
+DEVICES = tuple(f"/dev/sd{letter}" for letter in "fghijklmnop")
+# Attached to the estate's instance: (type, size GiB, Name tag, expectation). A 200 GiB gp2 would cost
+# more as gp3 (its 250 MiB/s burst is bought back), so it is never reported.
+ATTACHED_VOLUMES: tuple[tuple[str, int, str, Any], ...] = (
+    ("gp3", 30, "app-f", "busy"),
+    ("gp2", 500, "orders-db-data", "idle"),
+    ("gp2", 2000, "analytics-warehouse", "idle"),
+    ("gp2", 50, "app-logs", "idle"),
+    ("gp2", 200, "jenkins-home", "busy"),
+    ("gp2", 100, "erp-legacy-data", "opted-out"),
+)
 
 # (volume type, size GiB, extra create arguments, Name tag): every type, cheap and expensive.
 IDLE_VOLUMES: tuple[tuple[str, int, dict[str, int], str], ...] = (

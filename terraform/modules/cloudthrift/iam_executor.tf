@@ -28,7 +28,7 @@ data "aws_iam_policy_document" "executor" {
   # Re-check right before acting. Describe* supports no resource-level permissions.
   statement {
     sid       = "RecheckEstate"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots"]
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications", "ec2:DescribeImages"]
     resources = ["*"]
 
     condition {
@@ -74,6 +74,32 @@ data "aws_iam_policy_document" "executor" {
     sid       = "DeleteVolumes"
     actions   = ["ec2:DeleteVolume"]
     resources = local.volume_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # gp2 to gp3 (and back, the undo): an online change of the volume's type, IOPS and throughput.
+  statement {
+    sid       = "ModifyVolumes"
+    actions   = ["ec2:ModifyVolume"]
+    resources = local.volume_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # Old snapshots: archive (and restore, the undo) or delete. Snapshot ARNs carry no account id.
+  statement {
+    sid       = "ArchiveOrDeleteSnapshots"
+    actions   = ["ec2:ModifySnapshotTier", "ec2:RestoreSnapshotTier", "ec2:DeleteSnapshot"]
+    resources = local.snapshot_arns
 
     condition {
       test     = "StringEquals"

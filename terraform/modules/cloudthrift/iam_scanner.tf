@@ -20,7 +20,7 @@ data "aws_iam_policy_document" "scanner" {
   # Describe* calls support no resource-level permissions: "*" is the only valid resource.
   statement {
     sid       = "DescribeEstate"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeRegions"]
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeRegions", "ec2:DescribeSnapshots", "ec2:DescribeImages"]
     resources = ["*"]
   }
 

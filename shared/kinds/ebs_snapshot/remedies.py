@@ -1,0 +1,83 @@
+"""Archive an old snapshot (undo: restore it to the standard tier) or delete it (no undo)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shared.aws import is_error
+from shared.events import CostLine
+from shared.kinds.base import Clients, Done, Job, Observation, Refused, Remedy, expect_dry_run_ok
+from shared.kinds.ebs_snapshot.kind import ARCHIVE_PRICE, EbsSnapshot, billed_gb
+from shared.kinds.pricing import Rates, line
+
+
+@EbsSnapshot.remedy("archive")
+class Archive(Remedy):
+    action = "archive_snapshot"
+    summary = (
+        "move the snapshot to the archive tier (full size at $0.0125/GB-month in us-east-1, 90-day minimum)"
+    )
+    permissions = ("ec2:DescribeSnapshots", "ec2:ModifySnapshotTier", "ec2:RestoreSnapshotTier")  # and undo
+    undo = "restore it to the standard tier (RestoreSnapshotTier; takes up to 72 hours)"
+
+    def residual(self, observation: Observation, rates: Rates) -> CostLine:
+        """Archive bills the full size; a region whose archive price the table lacks claims no saving."""
+        gb, _ = billed_gb(observation)
+        if ARCHIVE_PRICE in rates:
+            return line("archived snapshot (full size)", gb, "GB-month", rates[ARCHIVE_PRICE])
+        return line("archived snapshot (no archive price for this region: no saving claimed)", gb, "GB-month",
+                    rates["ebs.snapshot.gb_month"])  # fmt: skip
+
+    async def apply(self, clients: Clients, job: Job) -> Done | Refused:
+        ec2 = await clients("ec2")
+        await job.guard()
+        try:
+            await ec2.modify_snapshot_tier(SnapshotId=job.resource_id, StorageTier="archive")
+        except Exception as exc:
+            if is_error(exc, *EbsSnapshot.gone_codes):
+                return Done(self.action, keeps_snapshot=True, already_gone=True)
+            if is_error(exc, "IncorrectState", "InvalidSnapshot.InUse"):
+                return Refused(f"AWS refused to archive it: {exc}")
+            raise
+        return Done(self.action, keeps_snapshot=True, record={"archived_snapshot_id": job.resource_id})
+
+    async def rehearse(self, clients: Clients, job: Job) -> Done:
+        ec2 = await clients("ec2")
+        await expect_dry_run_ok(
+            ec2.modify_snapshot_tier(SnapshotId=job.resource_id, StorageTier="archive", DryRun=True)
+        )
+        return Done(self.action, keeps_snapshot=True)
+
+    async def revert(self, clients: Clients, record: Mapping[str, Any]) -> Done:
+        """Back to the standard tier for good (issue 14's undo calls this); AWS takes up to 72 hours."""
+        snapshot_id = str(record["archived_snapshot_id"])
+        await (await clients("ec2")).restore_snapshot_tier(SnapshotId=snapshot_id, PermanentRestore=True)
+        return Done("restore_snapshot_tier", record={"snapshot_id": snapshot_id})
+
+
+@EbsSnapshot.remedy("delete")
+class Delete(Remedy):
+    action = "delete_snapshot"
+    summary = "delete the snapshot"
+    permissions = ("ec2:DescribeSnapshots", "ec2:DeleteSnapshot")
+    undo = None  # only a Recycle Bin retention rule for snapshots in the region could bring it back
+
+    async def apply(self, clients: Clients, job: Job) -> Done | Refused:
+        ec2 = await clients("ec2")
+        await job.guard()
+        try:
+            await ec2.delete_snapshot(SnapshotId=job.resource_id)
+        except Exception as exc:
+            if is_error(exc, *EbsSnapshot.gone_codes):
+                return Done(self.action, already_gone=True)
+            if is_error(exc, "InvalidSnapshot.InUse"):
+                return Refused("snapshot is in use by an AMI after all (InvalidSnapshot.InUse)")
+            raise
+        return Done(self.action)
+
+    async def rehearse(self, clients: Clients, job: Job) -> Done:
+        await expect_dry_run_ok(
+            (await clients("ec2")).delete_snapshot(SnapshotId=job.resource_id, DryRun=True)
+        )
+        return Done(self.action)
