@@ -48,8 +48,8 @@ class ExecutionPolicy:
     dry_run: bool = default("cloudthrift_dry_run")
     snapshot_before_delete: bool = default("cloudthrift_snapshot_before_delete")
     optout_tag: str = default("cloudthrift_optout_tag")
-    # Mirrors the queue's visibility timeout: the claim lives as long as the message stays invisible.
-    claim_ttl: timedelta = timedelta(seconds=default("cloudthrift_visibility_timeout"))
+    # The claim has its own lifetime, renewed well before it ends, apart from the queue's visibility.
+    claim_ttl: timedelta = timedelta(seconds=default("cloudthrift_claim_ttl_seconds"))
     snapshot_wait_seconds: int = default("cloudthrift_snapshot_wait_seconds")
 
 
