@@ -178,8 +178,8 @@ async def test_a_scan_limited_to_one_kind_and_region(runtime: Runtime, estate: l
 
 
 async def test_an_unknown_kind_is_a_permanent_error(runtime: Runtime) -> None:
-    with pytest.raises(UnsupportedResource, match="nat-gateway"):
-        await scan(runtime, request=ScanRequested(kinds=("nat-gateway",)))
+    with pytest.raises(UnsupportedResource, match="dynamodb-table"):
+        await scan(runtime, request=ScanRequested(kinds=("dynamodb-table",)))
 
 
 async def test_without_configured_regions_every_enabled_region_is_scanned(runtime: Runtime) -> None:
