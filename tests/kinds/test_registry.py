@@ -47,6 +47,7 @@ def test_every_module_of_the_package_is_a_discovered_kind() -> None:
         "elastic-ip",
         "load-balancer",
         "nat-gateway",
+        "rds-instance",
     ]
 
 

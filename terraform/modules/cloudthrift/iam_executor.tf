@@ -14,6 +14,11 @@ locals {
     "arn:${local.partition}:elasticloadbalancing:${r}:${local.account_id}:loadbalancer/*",
     "arn:${local.partition}:elasticloadbalancing:${r}:${local.account_id}:targetgroup/*",
   ]])
+  # DeleteDBInstance with a final snapshot is authorized against the instance and the snapshot.
+  rds_arns = flatten([for r in var.regions : [
+    "arn:${local.partition}:rds:${r}:${local.account_id}:db:*",
+    "arn:${local.partition}:rds:${r}:${local.account_id}:snapshot:*",
+  ]])
 }
 
 resource "aws_iam_role" "executor" {
@@ -113,6 +118,9 @@ data "aws_iam_policy_document" "executor" {
       "elasticloadbalancing:DescribeTargetHealth",
       "elasticloadbalancing:DescribeInstanceHealth",
       "elasticloadbalancing:DescribeListeners",
+      "rds:DescribeDBInstances",
+      "rds:DescribeDBSnapshots",
+      "rds:ListTagsForResource",
       "cloudwatch:GetMetricData",
     ]
     resources = ["*"]
@@ -140,6 +148,18 @@ data "aws_iam_policy_document" "executor" {
     sid       = "DeleteLoadBalancers"
     actions   = ["elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup"]
     resources = local.elb_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "DeleteDatabasesWithFinalSnapshot"
+    actions   = ["rds:DeleteDBInstance", "rds:CreateDBSnapshot", "rds:AddTagsToResource"]
+    resources = local.rds_arns
 
     condition {
       test     = "StringEquals"
