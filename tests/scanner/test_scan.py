@@ -73,14 +73,16 @@ def test_finds_exactly_the_idle_resources_of_the_estate(seeded_scan: SeededScan)
     reported = {(f.finding.kind, f.finding.key.region, f.finding.key.resource_id) for f in seeded_scan.found}
     idle = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == "idle"}
     assert reported == idle
-    assert len(idle) == 3 * 14
+    # Per region: 12 volumes, 2 addresses, 2 NAT gateways, 3 ALB/NLB, 1 CLB, 3 DB instances.
+    assert len(idle) == 3 * 23
     for other in ("busy", "opted-out", "too-young"):
         others = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == other}
         assert others and not reported & others, other
 
 
 def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
-    us_east = [f.finding for f in seeded_scan.found if f.finding.key.region == "us-east-1"]
+    east = [f.finding for f in seeded_scan.found if f.finding.key.region == "us-east-1"]
+    us_east = [f for f in east if f.kind in ("ebs-volume", "elastic-ip")]
     # Worked out by hand from prices.json (us-east-1): twelve volumes, then two addresses at $3.65.
     volumes = [
         "0.80",
@@ -104,7 +106,20 @@ def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
         Decimal("2080.00"),
         Decimal("364.00"),
     ]
-    assert all(f.cost.price_date == load_prices().as_of for f in us_east)
+    assert all(f.cost.price_date == load_prices().as_of for f in east)
+    by_kind = {
+        kind: sum(f.cost.monthly_usd for f in east if f.kind == kind) for kind in {f.kind for f in east}
+    }
+    # Idle by usage, us-east-1: two NAT gateways (730 h x ($0.045 + $0.005 for the address)), three
+    # ALB/NLB at $0.0225/h, one CLB at $0.025/h, and DB instances: mysql db.t3.medium 100 GiB
+    # (49.64 + 11.50), postgres db.m5.large Multi-AZ 200 GiB (2 x 129.94 + 2 x 23.00), and one of a
+    # class the table lacks, priced for its 20 GiB of storage only (2.30).
+    assert by_kind["nat-gateway"] == Decimal("73.00")
+    assert by_kind["load-balancer"] == Decimal("49.275")
+    assert by_kind["classic-load-balancer"] == Decimal("18.25")
+    assert by_kind["rds-instance"] == Decimal("369.32")
+    [unknown] = [f for f in east if "price unknown" in str(f.cost.note)]
+    assert unknown.kind == "rds-instance" and unknown.facts["instance_class"] == "db.x2g.large"
 
 
 def test_each_scan_ends_with_one_summary_line(seeded_scan: SeededScan) -> None:
@@ -112,9 +127,14 @@ def test_each_scan_ends_with_one_summary_line(seeded_scan: SeededScan) -> None:
     assert summary["idle_by_kind_region"]["ebs-volume/eu-west-1"] == 12
     assert summary["idle_by_kind_region"]["elastic-ip/ap-southeast-1"] == 2
     # Attached volumes never cross the wire (filtered server-side); associated addresses are listed.
-    assert summary["skipped"] == {"opted-out": 6, "too-young": 3, "busy": 6}
+    assert summary["idle_by_kind_region"]["nat-gateway/us-east-1"] == 2
+    assert summary["idle_by_kind_region"]["rds-instance/eu-west-1"] == 3
+    # Per region: opted out 1 volume, 1 address, 1 NAT gateway, 1 ALB, 1 DB instance; too young
+    # 1 volume, 1 NAT, 1 ALB, 1 CLB, 1 DB; busy 7 addresses (5 on NAT gateways), 1 NAT, 2 ALB/NLB,
+    # 1 CLB, 1 DB. Usage unknown: none (every seeded usage resource has datapoints or needs none).
+    assert summary["skipped"] == {"opted-out": 15, "too-young": 15, "busy": 36}
     assert Decimal(summary["monthly_waste_usd"]) > Decimal("9000")
-    assert summary["published"] == 42 and summary["duration_s"] >= 0
+    assert summary["published"] == 69 and summary["duration_s"] >= 0
 
 
 async def test_decided_resources_are_not_announced_again(runtime: Runtime, estate: list[Seeded]) -> None:
