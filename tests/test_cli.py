@@ -140,7 +140,7 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs() -> None:
         env={**clean, "CLOUDTHRIFT_LOG_FORMAT": "json"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "42 idle resource(s), $10065.87/month wasted" in done.stdout
+    assert "69 idle resource(s), $11035.59/month wasted" in done.stdout
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout
     assert "dr-restore-point" not in done.stdout  # opted out
     assert "just-provisioned" not in done.stdout  # too young

@@ -118,9 +118,6 @@ data "aws_iam_policy_document" "executor" {
       "elasticloadbalancing:DescribeTargetHealth",
       "elasticloadbalancing:DescribeInstanceHealth",
       "elasticloadbalancing:DescribeListeners",
-      "rds:DescribeDBInstances",
-      "rds:DescribeDBSnapshots",
-      "rds:ListTagsForResource",
       "cloudwatch:GetMetricData",
     ]
     resources = ["*"]
@@ -157,8 +154,15 @@ data "aws_iam_policy_document" "executor" {
   }
 
   statement {
-    sid       = "DeleteDatabasesWithFinalSnapshot"
-    actions   = ["rds:DeleteDBInstance", "rds:CreateDBSnapshot", "rds:AddTagsToResource"]
+    sid = "DeleteDatabasesWithFinalSnapshot"
+    actions = [
+      "rds:DescribeDBInstances",
+      "rds:DescribeDBSnapshots",
+      "rds:ListTagsForResource",
+      "rds:DeleteDBInstance",
+      "rds:CreateDBSnapshot",
+      "rds:AddTagsToResource",
+    ]
     resources = local.rds_arns
 
     condition {

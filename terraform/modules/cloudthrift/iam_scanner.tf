@@ -37,11 +37,16 @@ data "aws_iam_policy_document" "scanner" {
       "elasticloadbalancing:DescribeTargetGroups",
       "elasticloadbalancing:DescribeTargetHealth",
       "elasticloadbalancing:DescribeInstanceHealth",
-      "rds:DescribeDBInstances",
-      "rds:ListTagsForResource",
       "cloudwatch:GetMetricData",
     ]
     resources = ["*"]
+  }
+
+  # RDS reads take resource-level permissions: DB instances of this account, in any region scanned.
+  statement {
+    sid       = "DescribeDatabases"
+    actions   = ["rds:DescribeDBInstances", "rds:ListTagsForResource"]
+    resources = ["arn:${local.partition}:rds:*:${local.account_id}:db:*"]
   }
 
   statement {
