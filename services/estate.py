@@ -20,15 +20,32 @@ DEMO_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-1")
 
 
 def moto_backdater(account_id: str = "123456789012") -> Backdater:
-    """Reach into an in-process moto server's EC2 backend to make seeded resources look old."""
+    """Reach into an in-process moto server's backends to make seeded resources look old.
+
+    `collection` names the backend's collection, EC2's unless prefixed by a service
+    (`elbv2:load_balancers`, `rds:databases`); moto keeps some creation times as ISO strings."""
     from services.embedded_aws import require_local_extra
 
     require_local_extra()
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
     from moto.ec2.models import ec2_backends
+    from moto.elb.models import elb_backends
+    from moto.elbv2.models import elbv2_backends
+    from moto.rds.models import rds_backends
+
+    backends: dict[str, Any] = {"ec2": ec2_backends, "elb": elb_backends, "elbv2": elbv2_backends,
+                                "rds": rds_backends}  # fmt: skip
 
     def backdate(region: str, collection: str, resource_id: str, attribute: str, when: datetime) -> None:
-        resource = getattr(ec2_backends[account_id][region], collection)[resource_id]
-        setattr(resource, attribute, when.astimezone(UTC).replace(tzinfo=None))
+        service, _, name = collection.rpartition(":")
+        resource = getattr(backends[service or "ec2"][account_id][region], name)[resource_id]
+        current, naive = getattr(resource, attribute, None), when.astimezone(UTC).replace(tzinfo=None)
+        value: Any = naive
+        if isinstance(current, str):
+            value = iso_8601_datetime_with_milliseconds(naive)
+        elif isinstance(current, datetime) and current.tzinfo is not None:
+            value = when.astimezone(UTC)
+        setattr(resource, attribute, value)
 
     return backdate
 

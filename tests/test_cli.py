@@ -144,7 +144,7 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs(tmp_path: P
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "63 idle resource(s), $11148.57/month wasted" in done.stdout
+    assert "90 idle resource(s), $12118.29/month wasted" in done.stdout
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout
     assert "dr-restore-point" not in done.stdout  # opted out
     assert "just-provisioned" not in done.stdout  # too young

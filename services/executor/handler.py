@@ -199,9 +199,8 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
     if reason is not None:
         return _skipped(reason, approval, decision, deps)
     job = replace(job, facts=observation.facts, tags=observation.tags)
-    if policy.dry_run:
-        return _executed(await remedy.rehearse(clients, job), approval, decision, deps)
-    done = await remedy.apply(clients, job)
+    # A rehearsal may refuse as the real run would (a load balancer with deletion protection).
+    done = await (remedy.rehearse(clients, job) if policy.dry_run else remedy.apply(clients, job))
     if isinstance(done, Refused):
         extra = {Attr.SNAPSHOT_ID: done.snapshot_id} if done.snapshot_id else {}
         return _skipped(done.reason, approval, decision, deps, extra)

@@ -44,6 +44,8 @@ def classify(
     if check.metrics:
         if age is not None and age < check.window:
             return "too-young", None  # younger than the usage window: never idle by usage
+        if policy.optout_tag in observation.tags:
+            return "opted-out", None  # its usage is not even read (services/scanner/handler.py)
         if usage is None or not usage.known():
             return "usage-unknown", None  # metrics that cannot be read never make waste
     reason = check.verdict(observation, usage)

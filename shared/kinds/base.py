@@ -160,8 +160,9 @@ class Remedy(ABC):
         """Clean up for real; "already gone" counts as done (only called holding a claim)."""
 
     @abstractmethod
-    async def rehearse(self, clients: Clients, job: Job) -> Done:
-        """Dry run: prove the permissions (DryRun=True where AWS has it) and say what would be done."""
+    async def rehearse(self, clients: Clients, job: Job) -> Done | Refused:
+        """Dry run: prove the permissions (DryRun=True where AWS has it) and say what would be done;
+        Refused when the real run would refuse too (deletion protection): the decision is SKIPPED."""
 
     async def leftovers(self, clients: Clients, job: Job) -> Done:
         """The resource is gone and we were executing it: record what an earlier attempt did."""

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from shared.aws import Clients
 
 Expectation = Literal["idle", "busy", "opted-out", "too-young"]
-# Sets a resource's creation time (region, moto collection, resource id, attribute, when); only
+# Sets a resource's creation time (region, moto collection: EC2's `volumes` or another service's
+# `elbv2:load_balancers`, resource id, attribute, when); only
 # possible when moto runs in this process: the API cannot backdate.
 Backdater = Callable[[str, str, str, str, datetime], None]
 

@@ -151,15 +151,17 @@ def _statement(doc: str, raw: dict[str, Any]) -> Statement:
     )
 
 
-_READ_ONLY = re.compile(r"^ec2:(Describe|Get|List|Search)[A-Za-z*]*$")
+# Services holding the estate CloudThrift cleans up (shared/kinds/): in them, only reads are harmless.
+ESTATE_SERVICES = ("ec2", "elasticloadbalancing", "rds")
+_READ_ONLY = re.compile(rf"^({'|'.join(ESTATE_SERVICES)}):(Describe|Get|List|Search)[A-Za-z*]*$")
 
 
 def is_destructive(action: str) -> bool:
-    """Any EC2 action that can change the estate: everything but Describe/Get/List/Search, and `*`."""
+    """Any estate action that can change it: everything but Describe/Get/List/Search, and `*`."""
     lowered = action.lower()
-    if lowered in {"*", "ec2:*"}:
+    if lowered == "*" or lowered in {f"{service}:*" for service in ESTATE_SERVICES}:
         return True
-    return lowered.startswith("ec2:") and not _READ_ONLY.match(action)
+    return lowered.split(":", 1)[0] in ESTATE_SERVICES and not _READ_ONLY.match(action)
 
 
 # --- invariants, as functions returning problems so tests can also feed them bad configurations ---

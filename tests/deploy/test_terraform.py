@@ -244,7 +244,9 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
     ec2 = {a for a in actions if a.startswith("ec2:")}
     assert ec2 and all(a.startswith("ec2:Describe") for a in ec2), sorted(ec2)
     services = {a.split(":", 1)[0] for a in actions}
-    assert services <= {"ec2", "sqs", "dynamodb", "sts"}, services
+    # The estate's services (reads only: no stage but the executor may change them), metrics, plumbing.
+    assert services <= {"ec2", "elasticloadbalancing", "rds", "cloudwatch", "sqs", "dynamodb", "sts"}
+    assert {a for a in actions if a.startswith("cloudwatch:")} <= {"cloudwatch:GetMetricData"}
     assert {a for a in actions if a.startswith("sts:")} <= {"sts:AssumeRole"}
 
 

@@ -223,7 +223,7 @@ async def test_a_kind_without_an_action_is_dead_lettered(ledger, ec2, make_deps)
     volume_id = await idle_volume(ec2)
     finding = await observe(ec2, "ebs-volume", volume_id)
     event = await approve(ledger, finding)
-    odd: Any = finding.model_copy(update={"key": finding.key.model_copy(update={"kind": "nat-gateway"})})
+    odd: Any = finding.model_copy(update={"key": finding.key.model_copy(update={"kind": "dynamodb-table"})})
     message = Envelope.wrap(event.payload.model_copy(update={"finding": odd}))
 
     with pytest.raises(UnsupportedResource):

@@ -13,7 +13,17 @@ def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
     result = CliRunner().invoke(app, ["kinds", "--json"])
     assert result.exit_code == 0, result.output
     described = {entry["kind"]: entry for entry in json.loads(result.output)}
-    assert set(described) == {"ebs-snapshot", "ebs-volume", "elastic-ip"}
+    assert set(described) == {
+        "ebs-snapshot",
+        "ebs-volume",
+        "elastic-ip",
+        "nat-gateway",
+        "load-balancer",
+        "classic-load-balancer",
+        "rds-instance",
+    }
+    [traffic] = described["nat-gateway"]["checks"]
+    assert "cloudwatch:GetMetricData" in traffic["permissions"]
     volume = described["ebs-volume"]
     checks = {check["name"]: check for check in volume["checks"]}
     assert set(checks) == {"unattached", "in-use-gp2"}

@@ -41,7 +41,15 @@ def test_every_module_of_the_package_is_a_discovered_kind() -> None:
     modules = {m.name for m in pkgutil.iter_modules(shared.kinds.__path__)} - FRAMEWORK
     defined_in = {cls.__module__.split(".")[2] for cls in every_kind()}
     assert modules == defined_in, "a module under shared/kinds/ that registers no kind, or the reverse"
-    assert KINDS.names() == ["ebs-snapshot", "ebs-volume", "elastic-ip"]
+    assert KINDS.names() == [
+        "classic-load-balancer",
+        "ebs-snapshot",
+        "ebs-volume",
+        "elastic-ip",
+        "load-balancer",
+        "nat-gateway",
+        "rds-instance",
+    ]
 
 
 @pytest.mark.parametrize("kind", every_kind(), ids=lambda k: k.name)

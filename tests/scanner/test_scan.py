@@ -73,15 +73,17 @@ def test_finds_exactly_the_idle_resources_of_the_estate(seeded_scan: SeededScan)
     reported = {(f.finding.kind, f.finding.key.region, f.finding.key.resource_id) for f in seeded_scan.found}
     idle = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == "idle"}
     assert reported == idle
-    # Per region: 12 unattached and 3 in-use gp2 volumes, 4 old snapshots, 2 addresses.
-    assert len(idle) == 3 * 21
+    # Per region: 12 unattached and 3 in-use gp2 volumes, 4 old snapshots, 2 addresses, 2 NAT
+    # gateways, 3 ALB/NLB, 1 CLB, 3 DB instances.
+    assert len(idle) == 3 * 30
     for other in ("busy", "opted-out", "too-young"):
         others = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == other}
         assert others and not reported & others, other
 
 
 def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
-    us_east = [f.finding for f in seeded_scan.found if f.finding.key.region == "us-east-1"]
+    east = [f.finding for f in seeded_scan.found if f.finding.key.region == "us-east-1"]
+    us_east = [f for f in east if f.kind in ("ebs-volume", "ebs-snapshot", "elastic-ip")]
     # Worked out by hand from prices.json (us-east-1): twelve unattached volumes, three in-use gp2
     # volumes (500, 2,000 and 50 GiB: their gp2 bill), four old snapshots (500, 1,000, 100 GiB and
     # the 8 GiB root, on their volumes' size: moto reports no FullSnapshotSizeInBytes), then two
@@ -117,7 +119,20 @@ def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
         Decimal("2080.00"),
         Decimal("364.00"),
     ]
-    assert all(f.cost.price_date == load_prices().as_of for f in us_east)
+    assert all(f.cost.price_date == load_prices().as_of for f in east)
+    by_kind = {
+        kind: sum(f.cost.monthly_usd for f in east if f.kind == kind) for kind in {f.kind for f in east}
+    }
+    # Idle by usage, us-east-1: two NAT gateways (730 h x ($0.045 + $0.005 for the address)), three
+    # ALB/NLB at $0.0225/h, one CLB at $0.025/h, and DB instances: mysql db.t3.medium 100 GiB
+    # (49.64 + 11.50), postgres db.m5.large Multi-AZ 200 GiB (2 x 129.94 + 2 x 23.00), and one of a
+    # class the table lacks, priced for its 20 GiB of storage only (2.30).
+    assert by_kind["nat-gateway"] == Decimal("73.00")
+    assert by_kind["load-balancer"] == Decimal("49.275")
+    assert by_kind["classic-load-balancer"] == Decimal("18.25")
+    assert by_kind["rds-instance"] == Decimal("369.32")
+    [unknown] = [f for f in east if "price unknown" in str(f.cost.note)]
+    assert unknown.kind == "rds-instance" and unknown.facts["instance_class"] == "db.x2g.large"
 
 
 def test_each_scan_ends_with_one_summary_line(seeded_scan: SeededScan) -> None:
@@ -125,11 +140,15 @@ def test_each_scan_ends_with_one_summary_line(seeded_scan: SeededScan) -> None:
     assert summary["idle_by_kind_region"]["ebs-volume/eu-west-1"] == 15
     assert summary["idle_by_kind_region"]["elastic-ip/ap-southeast-1"] == 2
     # Attached volumes never cross the wire (filtered server-side); associated addresses are listed.
-    # Per region: a 200 GiB gp2 that gp3 would not make cheaper; the instance's new gp2 root volume;
-    # snapshots of an AMI, of DLM, of AWS Backup and CloudThrift's own (busy), kept, a month old.
-    assert summary["skipped"] == {"opted-out": 12, "too-young": 9, "busy": 18, "no-saving": 3}
+    assert summary["idle_by_kind_region"]["nat-gateway/us-east-1"] == 2
+    assert summary["idle_by_kind_region"]["rds-instance/eu-west-1"] == 3
+    # Per region: opted out 2 volumes, 1 snapshot, 1 address, 1 NAT gateway, 1 ALB, 1 DB instance; too
+    # young 1 volume, the instance's new gp2 root volume, a month-old snapshot, 1 NAT, 1 ALB, 1 CLB, 1 DB;
+    # busy the snapshots of an AMI, of DLM, of AWS Backup and CloudThrift's own, 7 addresses (5 on NAT
+    # gateways), 1 NAT, 2 ALB/NLB, 1 CLB, 1 DB; a 200 GiB gp2 that gp3 would not make cheaper.
+    assert summary["skipped"] == {"opted-out": 21, "too-young": 21, "busy": 48, "no-saving": 3}
     assert Decimal(summary["monthly_waste_usd"]) > Decimal("9000")
-    assert summary["published"] == 63 and summary["duration_s"] >= 0
+    assert summary["published"] == 90 and summary["duration_s"] >= 0
 
 
 async def test_decided_resources_are_not_announced_again(runtime: Runtime, estate: list[Seeded]) -> None:
@@ -193,8 +212,8 @@ async def test_a_scan_limited_to_one_kind_and_region(runtime: Runtime, estate: l
 
 
 async def test_an_unknown_kind_is_a_permanent_error(runtime: Runtime) -> None:
-    with pytest.raises(UnsupportedResource, match="nat-gateway"):
-        await scan(runtime, request=ScanRequested(kinds=("nat-gateway",)))
+    with pytest.raises(UnsupportedResource, match="dynamodb-table"):
+        await scan(runtime, request=ScanRequested(kinds=("dynamodb-table",)))
 
 
 async def test_without_configured_regions_every_enabled_region_is_scanned(runtime: Runtime) -> None:

@@ -8,6 +8,17 @@ locals {
   volume_arns   = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:volume/*"]
   snapshot_arns = [for r in var.regions : "arn:${local.partition}:ec2:${r}::snapshot/*"]
   address_arns  = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:elastic-ip/*"]
+  natgw_arns    = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:natgateway/*"]
+  # Application, Network and Classic load balancers (loadbalancer/app/*, net/*, <name>), target groups.
+  elb_arns = flatten([for r in var.regions : [
+    "arn:${local.partition}:elasticloadbalancing:${r}:${local.account_id}:loadbalancer/*",
+    "arn:${local.partition}:elasticloadbalancing:${r}:${local.account_id}:targetgroup/*",
+  ]])
+  # DeleteDBInstance with a final snapshot is authorized against the instance and the snapshot.
+  rds_arns = flatten([for r in var.regions : [
+    "arn:${local.partition}:rds:${r}:${local.account_id}:db:*",
+    "arn:${local.partition}:rds:${r}:${local.account_id}:snapshot:*",
+  ]])
 }
 
 resource "aws_iam_role" "executor" {
@@ -112,6 +123,73 @@ data "aws_iam_policy_document" "executor" {
     sid       = "ReleaseAddresses"
     actions   = ["ec2:ReleaseAddress"]
     resources = local.address_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # Kinds idle by usage: re-read them and their usage (fresh numbers) right before acting.
+  statement {
+    sid = "RecheckIdleByUsage"
+    actions = [
+      "ec2:DescribeNatGateways",
+      "ec2:DescribeRouteTables",
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeLoadBalancerAttributes",
+      "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
+      "elasticloadbalancing:DescribeInstanceHealth",
+      "elasticloadbalancing:DescribeListeners",
+      "cloudwatch:GetMetricData",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "DeleteNatGateways"
+    actions   = ["ec2:DeleteNatGateway"]
+    resources = local.natgw_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "DeleteLoadBalancers"
+    actions   = ["elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup"]
+    resources = local.elb_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid = "DeleteDatabasesWithFinalSnapshot"
+    actions = [
+      "rds:DescribeDBInstances",
+      "rds:DescribeDBSnapshots",
+      "rds:ListTagsForResource",
+      "rds:DeleteDBInstance",
+      "rds:CreateDBSnapshot",
+      "rds:AddTagsToResource",
+    ]
+    resources = local.rds_arns
 
     condition {
       test     = "StringEquals"

@@ -24,6 +24,31 @@ data "aws_iam_policy_document" "scanner" {
     resources = ["*"]
   }
 
+  # Kinds idle by usage (shared/kinds/nat_gateway.py...): their describes, and their CloudWatch
+  # numbers read in bulk. GetMetricData supports no resource-level permissions either.
+  statement {
+    sid = "DescribeIdleByUsage"
+    actions = [
+      "ec2:DescribeNatGateways",
+      "ec2:DescribeRouteTables",
+      "elasticloadbalancing:DescribeLoadBalancers",
+      "elasticloadbalancing:DescribeLoadBalancerAttributes",
+      "elasticloadbalancing:DescribeTags",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
+      "elasticloadbalancing:DescribeInstanceHealth",
+      "cloudwatch:GetMetricData",
+    ]
+    resources = ["*"]
+  }
+
+  # RDS reads take resource-level permissions: DB instances of this account, in any region scanned.
+  statement {
+    sid       = "DescribeDatabases"
+    actions   = ["rds:DescribeDBInstances", "rds:ListTagsForResource"]
+    resources = ["arn:${local.partition}:rds:*:${local.account_id}:db:*"]
+  }
+
   statement {
     sid = "Ledger"
     actions = [

@@ -1,0 +1,77 @@
+"""Classic Load Balancers idle by usage: listing, bulk usage, the remedy (dry run, real, re-check)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from services.executor.handler import handle_approval
+from shared.aws import AwsClients
+from shared.kinds.classic_load_balancer import REQUESTS
+from shared.ledger import State
+from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
+from tests.executor.helpers import approve, state_of
+from tests.kinds.usage_helpers import REGION, backdate, finding_of, put, verdicts
+
+__all__ = ["aws", "botocore_session", "clock", "ledger", "make_deps", "metrics", "reporter"]
+
+
+async def _balancer(aws: AwsClients, name: str, *, days: int = 60) -> str:
+    elb = await aws.client("elb", REGION)
+    await elb.create_load_balancer(
+        LoadBalancerName=name,
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}],
+        AvailabilityZones=[f"{REGION}a"],
+    )
+    backdate("load_balancers", name, "created_time", days, service="elb")
+    return name
+
+
+async def _exists(aws: AwsClients, name: str) -> bool:
+    elb = await aws.client("elb", REGION)
+    found = (await elb.describe_load_balancers())["LoadBalancerDescriptions"]
+    return any(b["LoadBalancerName"] == name for b in found)
+
+
+async def test_only_the_silent_one_is_idle(aws: AwsClients) -> None:
+    quiet = await _balancer(aws, "legacy-api-elb")
+    late = await _balancer(aws, "monthly-report-elb")  # one request on day 29 of 32
+    young = await _balancer(aws, "fresh-elb", days=2)
+    await put(aws, REQUESTS, late, 1, days_ago=29)
+
+    assert await verdicts(aws, "classic-load-balancer") == {quiet: "idle", late: "busy", young: "too-young"}
+    finding = await finding_of(aws, "classic-load-balancer", quiet)
+    assert finding.idle_reason == "no traffic: 0 requests over 32 days"
+    assert finding.cost.monthly_usd == Decimal("730") * Decimal("0.025")
+
+
+async def test_dry_run_deletes_nothing(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
+    name = await _balancer(aws, "legacy-api-elb")
+    finding = await finding_of(aws, "classic-load-balancer", name)
+    await handle_approval(await approve(ledger, finding), make_deps(dry_run=True))
+    assert await _exists(aws, name)
+    assert (await state_of(ledger, finding.key)).get("dry_run") is True
+
+
+async def test_delete_records_the_configuration(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
+    name = await _balancer(aws, "legacy-api-elb")
+    finding = await finding_of(aws, "classic-load-balancer", name)
+    await handle_approval(await approve(ledger, finding), make_deps())
+    assert not await _exists(aws, name)
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.EXECUTED and decision.get("action") == "delete_classic_load_balancer"
+    configuration = json.loads(decision.get("configuration"))
+    assert configuration["LoadBalancerName"] == name
+    [listener] = configuration["ListenerDescriptions"]
+    assert listener["Listener"]["InstancePort"] == 8080
+
+
+async def test_requests_after_approval_skip_it(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
+    name = await _balancer(aws, "revived-elb")
+    finding = await finding_of(aws, "classic-load-balancer", name)
+    event = await approve(ledger, finding)
+    await put(aws, REQUESTS, name, 3, days_ago=0.01)
+    await handle_approval(event, make_deps())
+    assert await _exists(aws, name)
+    assert (await state_of(ledger, finding.key)).state is State.SKIPPED

@@ -1,0 +1,191 @@
+"""Application and Network Load Balancers idle by usage: rules without AWS; listing, bulk usage, target
+groups, deletion protection and the remedy (dry run, real, re-check) on moto."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from services.executor.handler import handle_approval
+from shared.aws import AwsClients
+from shared.kinds.base import Observation, Usage
+from shared.kinds.load_balancer import ACTIVE_FLOWS, NEW_FLOWS, REQUESTS, NoRequests, metric_dimension
+from shared.kinds.signals import read_signals
+from shared.ledger import State
+from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
+from tests.executor.helpers import approve, state_of
+from tests.kinds.usage_helpers import REGION, backdate, finding_of, put, verdicts
+
+__all__ = ["aws", "botocore_session", "clock", "ledger", "make_deps", "metrics", "reporter"]
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def _usage(**values: float) -> Usage:
+    return Usage(
+        timedelta(days=32), {"RequestCount": 0.0, "NewFlowCount": 0.0, "ActiveFlowCount": 0.0} | values
+    )
+
+
+def _observation(kind: str = "application", protected: bool = False) -> Observation:
+    return Observation("arn", {"type": kind, "deletion_protection": protected}, {}, NOW - timedelta(days=90))
+
+
+def test_every_metric_missing_means_zero_as_the_elb_guides_say() -> None:
+    assert all(metric.missing_means_zero for metric in NoRequests.metrics)
+
+
+def test_the_reason_gives_the_numbers_of_its_type() -> None:
+    assert NoRequests().verdict(_observation(), _usage()) == "no traffic: 0 requests over 32 days"
+    network = NoRequests().verdict(_observation("network"), _usage())
+    assert network == "no traffic: 0 new flows, 0 active flows (peak) over 32 days"
+    protected = NoRequests().verdict(_observation(protected=True), _usage())
+    assert protected is not None and "deletion protection is on" in protected
+
+
+def test_one_request_or_flow_is_use() -> None:
+    for metric in (REQUESTS, NEW_FLOWS, ACTIVE_FLOWS):
+        assert NoRequests().verdict(_observation(), _usage(**{metric.name: 1.0})) is None
+
+
+async def _balancer(aws: AwsClients, name: str, kind: str = "application", *, days: int = 60) -> str:
+    ec2, elbv2 = await aws.client("ec2", REGION), await aws.client("elbv2", REGION)
+    subnets = [s["SubnetId"] for s in (await ec2.describe_subnets())["Subnets"]][:2]
+    created = await elbv2.create_load_balancer(Name=name, Subnets=subnets, Type=kind)
+    arn = created["LoadBalancers"][0]["LoadBalancerArn"]
+    backdate("load_balancers", arn, "created_time", days, service="elbv2")
+    return str(arn)
+
+
+async def _with_target(aws: AwsClients, arn: str, name: str) -> str:
+    ec2, elbv2 = await aws.client("ec2", REGION), await aws.client("elbv2", REGION)
+    vpc = (await ec2.describe_vpcs())["Vpcs"][0]["VpcId"]
+    group = (await elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc))["TargetGroups"][
+        0
+    ]
+    instance = await ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro"
+    )
+    await elbv2.register_targets(
+        TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance["Instances"][0]["InstanceId"]}]
+    )
+    await elbv2.create_listener(
+        LoadBalancerArn=arn, Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )  # fmt: skip
+    return str(group["TargetGroupArn"])
+
+
+async def test_silent_balancers_are_idle_whatever_their_type(aws: AwsClients) -> None:
+    quiet_alb = await _balancer(aws, "quiet-alb")
+    quiet_nlb = await _balancer(aws, "quiet-nlb", "network")
+    late = await _balancer(aws, "late-alb")  # one request on day 29 of 32
+    flowing = await _balancer(aws, "flowing-nlb", "network")
+    young = await _balancer(aws, "young-alb", days=3)
+    await put(aws, REQUESTS, metric_dimension(late), 1, days_ago=29)
+    await put(aws, ACTIVE_FLOWS, metric_dimension(flowing), 3, days_ago=1)
+
+    found = await verdicts(aws, "load-balancer")
+
+    assert found == {quiet_alb: "idle", quiet_nlb: "idle", late: "busy", flowing: "busy", young: "too-young"}
+    finding = await finding_of(aws, "load-balancer", quiet_nlb)
+    assert finding.cost.monthly_usd == Decimal("730") * Decimal("0.0225")
+    assert finding.idle_reason.startswith("no traffic: 0 new flows")
+
+
+async def test_a_healthy_target_is_named_and_raises_the_risk(aws: AwsClients) -> None:
+    arn = await _balancer(aws, "old-campaign-alb")
+    group = await _with_target(aws, arn, "old-campaign-web")
+    finding = await finding_of(aws, "load-balancer", arn)
+    assert finding.facts["exclusive_target_groups"] == group and finding.facts["target_group_count"] == 1
+    advice = NoRequests().advise(finding, read_signals(finding), datetime.now(UTC))
+    assert "target group" in advice.summary and "DNS name" in advice.summary
+    assert advice.risk in ("medium", "low")  # moto reports registered targets' health as it likes
+
+
+async def _exists(aws: AwsClients, arn: str) -> bool:
+    elbv2 = await aws.client("elbv2", REGION)
+    return any(b["LoadBalancerArn"] == arn for b in (await elbv2.describe_load_balancers())["LoadBalancers"])
+
+
+async def _groups(aws: AwsClients) -> set[str]:
+    elbv2 = await aws.client("elbv2", REGION)
+    return {g["TargetGroupArn"] for g in (await elbv2.describe_target_groups())["TargetGroups"]}
+
+
+async def test_dry_run_deletes_nothing(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
+    arn = await _balancer(aws, "gone-alb")
+    own = await _with_target(aws, arn, "gone-web")
+    finding = await finding_of(aws, "load-balancer", arn)
+
+    await handle_approval(await approve(ledger, finding), make_deps(dry_run=True))
+
+    assert await _exists(aws, arn) and own in await _groups(aws)
+    rehearsed = await state_of(ledger, finding.key)
+    assert rehearsed.state is State.EXECUTED and rehearsed.get("dry_run") is True
+    assert rehearsed.get("action") == "delete_load_balancer"
+
+
+async def test_delete_then_its_own_target_groups_only(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
+    arn = await _balancer(aws, "gone-alb")
+    own = await _with_target(aws, arn, "gone-web")
+    other = await _balancer(aws, "other-alb")
+    shared = await _with_target(aws, other, "shared-web")
+    finding = await finding_of(aws, "load-balancer", arn)
+
+    await handle_approval(await approve(ledger, finding), make_deps())
+
+    assert not await _exists(aws, arn) and await _exists(aws, other)
+    assert own not in await _groups(aws) and shared in await _groups(aws)
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.EXECUTED and decision.get("deleted_target_groups") == own
+    configuration = json.loads(decision.get("configuration"))
+    assert configuration["Name"] == "gone-alb" and configuration["Scheme"] == finding.facts["scheme"]
+    [group] = configuration["TargetGroups"]
+    assert group["TargetGroupName"] == "gone-web" and len(group["Targets"]) == 1
+    assert [listener["Port"] for listener in configuration["Listeners"]] == [80]
+
+
+async def test_deletion_protection_is_refused_in_dry_run_and_for_real(
+    aws: AwsClients, ledger: Any, make_deps: Any
+) -> None:
+    arn = await _balancer(aws, "payments-legacy-alb")
+    elbv2 = await aws.client("elbv2", REGION)
+    await elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]
+    )
+    finding = await finding_of(aws, "load-balancer", arn)
+    assert finding.facts["deletion_protection"] is True
+    advice = NoRequests().advise(finding, read_signals(finding), datetime.now(UTC))
+    assert advice.recommendation == "keep" and "deletion protection" in advice.risk_reason
+
+    await handle_approval(await approve(ledger, finding), make_deps())  # moto would delete it: we refuse
+
+    assert await _exists(aws, arn)
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.SKIPPED and "deletion protection" in decision.get("skip_reason")
+
+
+async def test_protected_dry_run_is_skipped_too(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
+    arn = await _balancer(aws, "payments-legacy-alb")
+    elbv2 = await aws.client("elbv2", REGION)
+    await elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]
+    )
+    finding = await finding_of(aws, "load-balancer", arn)
+    await handle_approval(await approve(ledger, finding), make_deps(dry_run=True))
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.SKIPPED and "deletion protection" in decision.get("skip_reason")
+
+
+async def test_requests_after_approval_skip_it(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
+    arn = await _balancer(aws, "revived-alb")
+    finding = await finding_of(aws, "load-balancer", arn)
+    event = await approve(ledger, finding)
+    await put(aws, REQUESTS, metric_dimension(arn), 7, days_ago=0.01)
+    await handle_approval(event, make_deps())
+    assert await _exists(aws, arn)
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.SKIPPED and "served traffic" in decision.get("skip_reason")
