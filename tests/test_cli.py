@@ -151,7 +151,7 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs(tmp_path: P
     # ...and the savings report of the demo estate, written where the user ran it, its path printed.
     report = tmp_path / "cloudthrift-report.html"
     assert f"Savings report: {report}" in done.stdout
-    assert 'data-figure="pending.waste_monthly_usd">10065.87<' in report.read_text()
+    assert 'data-figure="pending.waste_monthly_usd">12118.29<' in report.read_text()
 
 
 async def test_aws_emulator_command_serves_atomic_conditional_writes_and_stops_on_sigterm(

@@ -195,8 +195,8 @@ def test_commands_before_bootstrap_or_with_a_wrong_prefix_say_run_bootstrap(
     [
         (["--role-arn", "not-an-arn"], "--role-arn 'not-an-arn' is not an IAM role ARN"),
         (
-            ["-k", "nat-gateway"],
-            "--kind 'nat-gateway' is not a resource kind (known: ebs-volume, elastic-ip)",
+            ["-k", "quantum-disk"],
+            "--kind 'quantum-disk' is not a resource kind (known: classic-load-balancer, ebs-snapshot,",
         ),
         (["-r", "mars-1"], "--region 'mars-1' is not an AWS region name"),
         (["-r", "us-east-7"], "--region 'us-east-7' is not a region botocore knows"),
@@ -214,9 +214,9 @@ def test_scan_refuses_what_the_scanner_would_dead_letter(
 
 def test_scan_refuses_bad_kinds_configured_in_its_environment(settings: Settings) -> None:
     bootstrapped(settings)
-    result = invoke("scan", CLOUDTHRIFT_KINDS="ebs-volume,nat-gateway")
+    result = invoke("scan", CLOUDTHRIFT_KINDS="ebs-volume,quantum-disk")
     assert result.exit_code == 2
-    assert "CLOUDTHRIFT_KINDS 'nat-gateway' is not a resource kind" in one_line(result)
+    assert "CLOUDTHRIFT_KINDS 'quantum-disk' is not a resource kind" in one_line(result)
 
 
 def test_scan_sends_what_its_environment_configures_and_says_when_the_scanner_decides(

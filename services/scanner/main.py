@@ -8,13 +8,24 @@ from datetime import timedelta
 
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
 from shared.config import Settings
+from shared.errors import SettingsError
 from shared.events import Envelope, ScanRequested
+from shared.kinds import discover
 from shared.kinds.pricing import PRICES_FILE, load_prices
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
 
 
 def scan_policy(settings: Settings) -> ScanPolicy:
+    """The scanner's policy; a configured kind this version does not know stops the worker at start-up
+    (rather than dead-lettering every scan), naming it."""
+    known = discover().names()
+    unknown = [kind for kind in settings.cloudthrift_kinds if kind not in known]
+    if unknown:
+        raise SettingsError(
+            f"invalid setting CLOUDTHRIFT_KINDS: {', '.join(unknown)} is not a resource kind "
+            f"(known: {', '.join(known)})"
+        )
     return ScanPolicy(
         min_age=timedelta(days=settings.cloudthrift_min_age_days),
         min_idle=timedelta(days=settings.cloudthrift_min_idle_days),

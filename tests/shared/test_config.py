@@ -100,3 +100,16 @@ def test_each_policy_defaults_to_the_settings_defaults_written_once() -> None:
         settings.cloudthrift_visibility_timeout,
         settings.cloudthrift_max_receives,
     )
+
+
+def test_a_scanner_configured_with_an_unknown_kind_refuses_to_start_naming_it() -> None:
+    import pytest
+
+    from services.scanner.main import scan_policy
+    from shared.config import Settings
+    from shared.errors import SettingsError
+
+    settings = Settings(_env_file=None, cloudthrift_kinds="ebs-volume,quantum-disk")  # type: ignore[call-arg]
+    with pytest.raises(SettingsError, match="CLOUDTHRIFT_KINDS: quantum-disk is not a resource kind"):
+        scan_policy(settings)
+    assert scan_policy(Settings(_env_file=None, cloudthrift_kinds="ebs-volume")).kinds == ("ebs-volume",)  # type: ignore[call-arg]
