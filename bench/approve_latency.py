@@ -72,9 +72,12 @@ async def seed(count: int) -> list[str]:
         deps = NotifierDeps(runtime.ledger, sink, "console", GroupPolicy(threshold=0))
         for index in range(count):
             finding = Finding(
-                kind="ebs-volume",
                 key=DecisionKey(
-                    account_id="123456789012", region="us-east-1", resource_id=f"vol-{time.time_ns():017x}"
+                    account_id="123456789012",
+                    region="us-east-1",
+                    kind="ebs-volume",
+                    check="unattached",
+                    resource_id=f"vol-{time.time_ns():017x}",
                 ),
                 facts={"volume_type": "gp3", "size_gib": 100, "state": "available"},
                 idle_since=datetime.now(UTC),
