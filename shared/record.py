@@ -7,6 +7,8 @@ stages: renaming one is a change here, and a typo is an AttributeError, not a si
     FOUND → ANALYZED → AWAITING_APPROVAL → APPROVED → EXECUTING → EXECUTED
                                          ↘ REJECTED              ↘ SKIPPED
                                          ↘ SNOOZED               ↘ FAILED
+    EXECUTED → RESTORING → RESTORED (an approved undo)
+                         ↘ RESTORE_FAILED
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ class Attr(StrEnum):
     ERROR = "error"
     ERROR_CODE = "error_code"
     FAILED_AT = "failed_at"
+    # an undo (issue 14): who asked, when the saving stopped counting, what came back
+    RESTORE_REQUESTED_BY = "restore_requested_by"
+    RESTORE_REQUESTED_AT = "restore_requested_at"
+    RESTORED_AT = "restored_at"
+    RESTORED_RESOURCE_ID = "restored_resource_id"
+    RESTORE_ERROR = "restore_error"
 
 
 class State(StrEnum):
@@ -101,6 +109,11 @@ class State(StrEnum):
     EXECUTED = "EXECUTED"
     SKIPPED = "SKIPPED"
     FAILED = "FAILED"
+    # An approved undo of an executed clean-up (issue 14): the realised saving stops counting at
+    # RESTORING's `restore_requested_at`.
+    RESTORING = "RESTORING"
+    RESTORED = "RESTORED"
+    RESTORE_FAILED = "RESTORE_FAILED"
 
 
 S = State
@@ -116,7 +129,12 @@ ALLOWED: dict[State, frozenset[State]] = {
     # A new cycle: the resource is idle again after it was skipped, snoozed past its date, or dry-run.
     S.SKIPPED: frozenset({S.FOUND}),
     S.SNOOZED: frozenset({S.FOUND}),
-    S.EXECUTED: frozenset({S.FOUND}),
+    S.EXECUTED: frozenset({S.FOUND, S.RESTORING}),
+    # RESTORING → RESTORING: a resumed undo (an archived snapshot still restoring, a crashed executor).
+    S.RESTORING: frozenset({S.RESTORING, S.RESTORED, S.RESTORE_FAILED}),
+    S.RESTORE_FAILED: frozenset({S.RESTORING}),
+    # An undo is never undone: a restored resource that is idle again starts a new cycle.
+    S.RESTORED: frozenset({S.FOUND}),
     S.REJECTED: frozenset(),
 }
 

@@ -137,6 +137,40 @@ class Refused:
     snapshot_id: str | None = None
 
 
+@dataclass(frozen=True)
+class UndoJob:
+    """One approved undo of an executed clean-up, as a remedy's `restore` needs it (issue 14)."""
+
+    decision_id: str
+    resource_id: str  # the original resource (it may be gone: a deleted volume, a released address)
+    approver: Approver
+    # The EXECUTED decision as recorded: the approved facts and tags, `Done.record`, the snapshot id.
+    facts: Mapping[str, Any]
+    tags: Mapping[str, str]
+    record: Mapping[str, Any]
+    snapshot_id: str | None
+    guard: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What an undo brought back: becomes the RESTORED record. `resource_id` is what exists now (a
+    volume restored from its snapshot has a new id; a re-allocated address keeps its own)."""
+
+    action: str
+    resource_id: str
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NotYet:
+    """The undo is under way and must be resumed later (an archived snapshot is being restored to
+    the standard tier: up to 72 hours). The decision stays RESTORING; nothing is lost on a crash."""
+
+    reason: str
+    retry_after: timedelta
+
+
 class Remedy(ABC):
     """What to do about a waste finding. Deliberately dumb about safety: the executor decides whether
     to act (claim, re-check, fingerprint); a remedy knows how, and calls `job.guard()` before every
@@ -163,6 +197,12 @@ class Remedy(ABC):
     async def rehearse(self, clients: Clients, job: Job) -> Done | Refused:
         """Dry run: prove the permissions (DryRun=True where AWS has it) and say what would be done;
         Refused when the real run would refuse too (deletion protection): the decision is SKIPPED."""
+
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | NotYet | Refused:
+        """Undo the clean-up (only called for a remedy whose `undo` is not None, holding a claim).
+        Refused when AWS no longer allows it (the address went to someone else): RESTORE_FAILED with
+        the reason, said plainly."""
+        raise NotImplementedError(f"{type(self).__name__} declares no undo")
 
     async def leftovers(self, clients: Clients, job: Job) -> Done:
         """The resource is gone and we were executing it: record what an earlier attempt did."""
