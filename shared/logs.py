@@ -2,20 +2,18 @@
 
 Logs go to stderr so that a command's own output (tables, `--json`) stays clean on stdout.
 
-A process started with `CLOUDTHRIFT_LOG_FORMAT=json` (every container: see the Dockerfile) imports
-structlog without rich, which structlog would otherwise import for its console renderer's tracebacks
-(about 5 MiB of RSS per worker, for a renderer that process never uses). This module must therefore be
-imported before anything else imports structlog: the `cloudthrift` entry point does (services/cli.py).
+structlog is imported without rich, which it would otherwise import for its console renderer's
+tracebacks: about 60 ms of every command's start-up (`cloudthrift approve` has a 1.5 s budget) and
+5 MiB of RSS per worker, for tracebacks a CLI never shows (errors are one line: shared/aws_errors.py)
+and a worker prints plain in the console or as dicts in JSON. This module must therefore be imported
+before anything else imports structlog: the `cloudthrift` entry point does (services/cli.py).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Literal
-
-_LOG_FORMAT_ENV = "CLOUDTHRIFT_LOG_FORMAT"
 
 
 def _import_structlog_without_rich() -> None:
@@ -23,11 +21,11 @@ def _import_structlog_without_rich() -> None:
 
     structlog treats rich as optional (`try: import rich except ImportError`), and a None entry in
     sys.modules makes that import fail. Only structlog's own import sees it: typer, our tables and the
-    cards printed without a Discord token import rich normally afterwards. A JSON-only process
-    loses nothing: its JSON tracebacks are dicts either way; without rich, the repr of a frame's
-    locals is the plain repr. A process already holding structlog or rich is left as it is.
+    cards printed without a Discord token import rich normally afterwards. A JSON process loses
+    nothing (its tracebacks are dicts either way); a console one prints Python's plain traceback. A
+    process already holding structlog or rich is left as it is.
     """
-    if os.environ.get(_LOG_FORMAT_ENV) != "json" or "structlog" in sys.modules or "rich" in sys.modules:
+    if "structlog" in sys.modules or "rich" in sys.modules:
         return
     sys.modules["rich"] = None  # type: ignore[assignment]
     try:

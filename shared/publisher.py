@@ -33,8 +33,10 @@ class QueueRef:
 
 
 async def resolve_queue(sqs: Any, name: str, dlq_name: str) -> QueueRef:
-    url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
-    dlq_url = (await sqs.get_queue_url(QueueName=dlq_name))["QueueUrl"]
+    queue, dlq = await asyncio.gather(
+        sqs.get_queue_url(QueueName=name), sqs.get_queue_url(QueueName=dlq_name)
+    )
+    url, dlq_url = queue["QueueUrl"], dlq["QueueUrl"]
     return QueueRef(name=name, url=url, dlq_url=dlq_url)
 
 

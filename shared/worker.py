@@ -55,20 +55,25 @@ class Runtime:
 
 @contextlib.asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, session: AioSession | None = None, short_lived: bool = False
+    settings: Settings,
+    *,
+    session: AioSession | None = None,
+    short_lived: bool = False,
+    queues: Sequence[QueueName] = QUEUE_NAMES,
 ) -> AsyncIterator[Runtime]:
     """Everything a runner needs; `session` lets many runtimes share botocore's parsed service models.
 
     Args:
         short_lived: a CLI command, not a worker: its telemetry never waits on a Datadog Agent.
+        queues: the queues it uses. A CLI command that publishes to one queue resolves that one: each
+            queue is two GetQueueUrl calls before the command can do anything (`approve` latency).
     """
     async with AwsClients(settings, session=session) as aws:
         sqs = await aws.client("sqs")
         dynamodb = await aws.client("dynamodb")
-        queues = {
-            name: await resolve_queue(sqs, settings.queue_name(name), settings.dlq_name(name))
-            for name in QUEUE_NAMES
-        }
+        resolved = await asyncio.gather(
+            *(resolve_queue(sqs, settings.queue_name(name), settings.dlq_name(name)) for name in queues)
+        )
         telemetry = Telemetry.from_settings(settings, short_lived=short_lived)
         try:
             yield Runtime(
@@ -77,7 +82,7 @@ async def open_runtime(
                 sqs=sqs,
                 ledger=Ledger(dynamodb, settings.table_name),
                 publisher=Publisher(sqs),
-                queues=queues,
+                queues=dict(zip(queues, resolved, strict=True)),
                 telemetry=telemetry,
             )
         finally:

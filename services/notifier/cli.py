@@ -107,7 +107,6 @@ def register(app: typer.Typer) -> None:
     def _decide(ident: str, action: Action, name: str | None) -> None:
         from services.cli_support import run, settings
         from services.notifier.decide import DecideDeps
-        from services.notifier.main import open_sink
         from services.notifier.operator import UnknownDecision, decide_from_cli
         from shared.events import Approver
         from shared.executor_status import describe_now
@@ -120,12 +119,14 @@ def register(app: typer.Typer) -> None:
 
         async def go() -> None:
             async with (
-                open_runtime(loaded, short_lived=True) as runtime,
+                open_runtime(loaded, short_lived=True, queues=("execute",)) as runtime,
                 contextlib.AsyncExitStack() as stack,
             ):
-                sink = (
-                    await stack.enter_async_context(open_sink(loaded)) if loaded.discord_bot_token else None
-                )
+                sink = None
+                if loaded.discord_bot_token:  # imported only then: the notifier's runner is heavy
+                    from services.notifier.main import open_sink
+
+                    sink = await stack.enter_async_context(open_sink(loaded))
                 deps = DecideDeps(
                     runtime.ledger,
                     runtime.publisher,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 DEFAULT_SOCKET = "/var/run/datadog/apm.socket"  # where ddtrace looks when nothing else is configured
@@ -31,6 +32,12 @@ def trace_agent_url(environ: dict[str, str] | None = None) -> str:
     if not host and not port and os.path.exists(DEFAULT_SOCKET):
         return f"unix://{DEFAULT_SOCKET}"
     return f"http://{host or 'localhost'}:{port or 8126}"
+
+
+def agent_configured(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the DD_* variables name an Agent (rather than leaving the libraries' localhost default)."""
+    env = os.environ if environ is None else environ
+    return any(env.get(name) for name in ("DD_AGENT_HOST", "DD_DOGSTATSD_URL", "DD_DOGSTATSD_HOST"))
 
 
 def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.telemetry.agent import AgentGate
+from shared.telemetry.agent import AgentGate, agent_configured
 from shared.telemetry.metrics import DogStatsdMetrics, Metrics, NullMetrics
 from shared.telemetry.tracing import MESSAGE_SPAN, Tracing, finish, message_carrier
 
@@ -60,14 +60,15 @@ class Telemetry:
         """
         version = settings.dd_version or _package_version()
         metrics: Metrics = NullMetrics()
-        if not settings.dd_dogstatsd_disable:
+        gate = AgentGate(announce=not short_lived) if settings.dd_trace_enabled or short_lived else None
+        if not settings.dd_dogstatsd_disable and (not short_lived or _metrics_agent_known(gate)):
             try:
                 metrics = DogStatsdMetrics.from_environment(env=settings.dd_env, version=version)
             except Exception:  # a bad DD_DOGSTATSD_URL must not stop a worker
                 log.warning("DogStatsD client unavailable; metrics off", exc_info=True)
         tracing: bool | AgentGate = False
-        if settings.dd_trace_enabled:
-            tracing = AgentGate(announce=not short_lived)
+        if settings.dd_trace_enabled and gate is not None:
+            tracing = gate
             if not short_lived:
                 tracing.watch()
         return cls(metrics=metrics, tracing=tracing, env=settings.dd_env, version=version)
@@ -81,6 +82,15 @@ class Telemetry:
             self.tracing.close()
         if self.tracing is True or (callable(self.tracing) and self.tracing()):
             Tracing.flush()
+
+
+def _metrics_agent_known(gate: AgentGate | None) -> bool:
+    """Whether a short-lived command should send DogStatsD metrics: an Agent is configured by name
+    (DD_AGENT_HOST, DD_DOGSTATSD_URL/HOST) or answers on its trace port. Otherwise the command stays
+    quiet and skips importing the datadog package, whose HTTP API client (requests, urllib3) is
+    about a tenth of `cloudthrift approve`'s start-up. Workers always send: an Agent may come later.
+    """
+    return agent_configured() or (gate is not None and gate())
 
 
 def _package_version() -> str | None:

@@ -28,6 +28,7 @@ from shared.config import Settings
 from shared.discord import ConsoleDiscord
 from shared.telemetry import Telemetry
 from shared.telemetry.agent import AgentGate, trace_agent_url
+from shared.telemetry.metrics import DogStatsdMetrics, NullMetrics
 from shared.worker import open_runtime
 from tests.notifier.helpers import analyzed, finding
 from tests.telemetry.conftest import ApmTestAgent
@@ -127,3 +128,59 @@ def test_the_agent_address_is_the_one_ddtrace_uses() -> None:
     assert trace_agent_url({"DD_TRACE_AGENT_URL": "unix:///tmp/apm.sock"}) == "unix:///tmp/apm.sock"
     assert trace_agent_url({"DD_AGENT_HOST": "agent", "DD_TRACE_AGENT_PORT": "9126"}) == "http://agent:9126"
     assert trace_agent_url({"DD_AGENT_HOST": "agent"}) == "http://agent:8126"
+
+
+@pytest.mark.parametrize("trace_enabled", [True, False])
+def test_a_cli_command_without_an_agent_sends_no_metrics_and_skips_the_datadog_package(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, trace_enabled: bool
+) -> None:
+    """No Agent configured or answering: a short-lived command stays quiet (metrics included), so it
+    need not import datadog (its HTTP API client is ~0.1 s of `approve`). A worker still sends."""
+    for name in ("DD_AGENT_HOST", "DD_DOGSTATSD_URL", "DD_DOGSTATSD_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DD_TRACE_AGENT_URL", closed_url())
+    settings = make_settings(dd_trace_enabled=trace_enabled, dd_dogstatsd_disable=False)
+    cli = Telemetry.from_settings(settings, short_lived=True)
+    worker = Telemetry.from_settings(settings)
+    assert isinstance(cli.metrics, NullMetrics)
+    assert isinstance(worker.metrics, DogStatsdMetrics)
+    cli.close()
+    worker.close()
+
+
+def test_a_cli_command_sends_metrics_to_a_configured_or_answering_agent(
+    make_settings: Callable[..., Settings], test_agent: ApmTestAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DD_TRACE_AGENT_URL", test_agent.url)
+    answering = Telemetry.from_settings(
+        make_settings(dd_trace_enabled=False, dd_dogstatsd_disable=False), short_lived=True
+    )
+    assert isinstance(answering.metrics, DogStatsdMetrics)
+    answering.close()
+    monkeypatch.setenv("DD_TRACE_AGENT_URL", closed_url())
+    monkeypatch.setenv("DD_DOGSTATSD_URL", "udp://127.0.0.1:8125")
+    configured = Telemetry.from_settings(make_settings(dd_dogstatsd_disable=False), short_lived=True)
+    assert isinstance(configured.metrics, DogStatsdMetrics)
+    configured.close()
+
+
+def test_approve_without_an_agent_does_not_import_the_datadog_package() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from shared.config import load_settings\n"
+            "from shared.telemetry import Telemetry\n"
+            "Telemetry.from_settings(load_settings(env_file=None), short_lived=True).close()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datadog', 'ddtrace')))",
+        ],
+        env={k: v for k, v in os.environ.items() if not k.startswith("DD_")}
+        | {"DD_TRACE_AGENT_URL": closed_url()},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
