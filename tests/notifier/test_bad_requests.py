@@ -175,3 +175,25 @@ async def test_the_size_limit_holds_declared_or_chunked(
     )
     assert (await send(endpoint.server.host, endpoint.server.port, broken)).status == 400
     no_tracebacks(caplog)
+
+
+@pytest.mark.parametrize("path", ["/interactions", "/scan"])
+async def test_a_compressed_body_is_held_to_the_size_limit_once_decompressed(
+    endpoint: TestClient, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    """A gzip bomb: 5 MB of zeros in under 8 KB, so it passes the declared-length check. aiohttp
+    inflates request bodies itself; the limit must count what it inflates, not the bytes on the wire
+    (the endpoint fixture's limit is 8 KB)."""
+    import gzip
+
+    bomb = gzip.compress(b"0" * 5_000_000, compresslevel=9)
+    assert len(bomb) < 8192
+    headers = {
+        "Content-Encoding": "gzip",
+        "Authorization": f"Bearer {SCAN_TOKEN}",
+        "X-Signature-Ed25519": "ab" * 64,
+        "X-Signature-Timestamp": "1700000000",
+    }
+    response = await endpoint.post(path, data=bomb, headers=headers)
+    assert response.status == 413
+    no_tracebacks(caplog)
