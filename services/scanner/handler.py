@@ -154,11 +154,12 @@ async def _scan_region(
             observations = [kind.observe(raw) async for raw in kind.list(clients, filters)]
             usage = await _usage(clients, checks, observations, deps.policy, now)
             for observation in observations:
+                spared: list[str] = []  # why each check left it alone: counted once per resource
                 for check in checks:
                     seen = usage.get(check.name, {}).get(observation.resource_id)
                     verdict, reason = classify(check, observation, seen, deps.policy, now)
                     if verdict != "idle" or reason is None:
-                        summary.skipped[verdict] += 1
+                        spared.append(verdict)
                         continue
                     key = DecisionKey(
                         account_id=account_id,
@@ -178,13 +179,21 @@ async def _scan_region(
                         role_arn=request.role_arn,  # the executor acts through the role the scan used
                     )
                     if check.saves_only and finding.cost.net_monthly_saving_usd <= 0:
-                        summary.skipped["no-saving"] += 1  # e.g. gp3 would cost more than gp2
+                        spared.append("no-saving")  # e.g. gp3 would cost more than gp2
                         continue
                     findings.append(finding)
                     summary.found[(kind.name, region)] += 1
                     summary.waste_usd += finding.cost.monthly_usd
                     summary.waste_by[(kind.name, region)] += finding.cost.monthly_usd
+                if len(spared) == len(checks):
+                    summary.skipped[min(spared, key=_SPARED_FIRST.index)] += 1
     return findings
+
+
+# Which reason a resource no check reports is counted under, when its checks disagree: one that holds
+# for every check (kept, too young) before one particular to a check (a load balancer both busy by
+# traffic and with targets is one busy load balancer, not two).
+_SPARED_FIRST = ("opted-out", "too-young", "usage-unknown", "no-saving", "busy")
 
 
 async def _usage(

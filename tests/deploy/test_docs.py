@@ -37,3 +37,14 @@ def test_the_guide_covers_the_discord_set_up_and_the_aws_steps() -> None:
         "terraform apply",
     ):
         assert needed in text, needed
+
+
+def test_the_readme_lists_every_check_by_its_real_name() -> None:
+    """The README's table of what CloudThrift finds once named a check that does not exist
+    (`load-balancer` / `no-traffic`): its rows must be exactly the registered kinds and checks."""
+    from shared.kinds import discover
+
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` / `([a-z0-9-]+)` \|", readme, flags=re.MULTILINE))
+    registered = {(name, check) for name, kind in discover() for check in kind.checks.names()}
+    assert listed == registered

@@ -11,7 +11,14 @@ from typing import Any
 from services.executor.handler import handle_approval
 from shared.aws import AwsClients
 from shared.kinds.base import Observation, Usage
-from shared.kinds.load_balancer import ACTIVE_FLOWS, NEW_FLOWS, REQUESTS, NoRequests, metric_dimension
+from shared.kinds.load_balancer import (
+    ACTIVE_FLOWS,
+    NEW_FLOWS,
+    REQUESTS,
+    NoRequests,
+    NoTargets,
+    metric_dimension,
+)
 from shared.kinds.signals import read_signals
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
@@ -59,23 +66,32 @@ async def _balancer(aws: AwsClients, name: str, kind: str = "application", *, da
     return str(arn)
 
 
-async def _with_target(aws: AwsClients, arn: str, name: str) -> str:
+async def _with_target(
+    aws: AwsClients, arn: str, name: str, *, protocol: str = "HTTP", register: bool = True
+) -> str:
+    """A target group forwarded to by a listener, with one instance registered unless `register`
+    is False (then nothing is behind the load balancer: the `no-targets` check's)."""
     ec2, elbv2 = await aws.client("ec2", REGION), await aws.client("elbv2", REGION)
     vpc = (await ec2.describe_vpcs())["Vpcs"][0]["VpcId"]
-    group = (await elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc))["TargetGroups"][
-        0
-    ]
+    created = await elbv2.create_target_group(Name=name, Protocol=protocol, Port=80, VpcId=vpc)
+    group = created["TargetGroups"][0]
+    if register:
+        await _register(aws, str(group["TargetGroupArn"]))
+    await elbv2.create_listener(
+        LoadBalancerArn=arn, Protocol=protocol, Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )  # fmt: skip
+    return str(group["TargetGroupArn"])
+
+
+async def _register(aws: AwsClients, group_arn: str) -> None:
+    ec2, elbv2 = await aws.client("ec2", REGION), await aws.client("elbv2", REGION)
     instance = await ec2.run_instances(
         ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro"
     )
     await elbv2.register_targets(
-        TargetGroupArn=group["TargetGroupArn"], Targets=[{"Id": instance["Instances"][0]["InstanceId"]}]
+        TargetGroupArn=group_arn, Targets=[{"Id": instance["Instances"][0]["InstanceId"]}]
     )
-    await elbv2.create_listener(
-        LoadBalancerArn=arn, Protocol="HTTP", Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
-    )  # fmt: skip
-    return str(group["TargetGroupArn"])
 
 
 async def test_silent_balancers_are_idle_whatever_their_type(aws: AwsClients) -> None:
@@ -84,13 +100,15 @@ async def test_silent_balancers_are_idle_whatever_their_type(aws: AwsClients) ->
     late = await _balancer(aws, "late-alb")  # one request on day 29 of 32
     flowing = await _balancer(aws, "flowing-nlb", "network")
     young = await _balancer(aws, "young-alb", days=3)
+    for arn, name, protocol in ((quiet_alb, "quiet-web", "HTTP"), (quiet_nlb, "quiet-tcp", "TCP")):
+        await _with_target(aws, arn, name, protocol=protocol)
     await put(aws, REQUESTS, metric_dimension(late), 1, days_ago=29)
     await put(aws, ACTIVE_FLOWS, metric_dimension(flowing), 3, days_ago=1)
 
-    found = await verdicts(aws, "load-balancer")
+    found = await verdicts(aws, "load-balancer", check_name="no-requests")
 
     assert found == {quiet_alb: "idle", quiet_nlb: "idle", late: "busy", flowing: "busy", young: "too-young"}
-    finding = await finding_of(aws, "load-balancer", quiet_nlb)
+    finding = await finding_of(aws, "load-balancer", quiet_nlb, check_name="no-requests")
     assert finding.cost.monthly_usd == Decimal("730") * Decimal("0.0225")
     assert finding.idle_reason.startswith("no traffic: 0 new flows")
 
@@ -98,7 +116,7 @@ async def test_silent_balancers_are_idle_whatever_their_type(aws: AwsClients) ->
 async def test_a_healthy_target_is_named_and_raises_the_risk(aws: AwsClients) -> None:
     arn = await _balancer(aws, "old-campaign-alb")
     group = await _with_target(aws, arn, "old-campaign-web")
-    finding = await finding_of(aws, "load-balancer", arn)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
     assert finding.facts["exclusive_target_groups"] == group and finding.facts["target_group_count"] == 1
     advice = NoRequests().advise(finding, read_signals(finding), datetime.now(UTC))
     assert "target group" in advice.summary and "DNS name" in advice.summary
@@ -118,7 +136,7 @@ async def _groups(aws: AwsClients) -> set[str]:
 async def test_dry_run_deletes_nothing(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
     arn = await _balancer(aws, "gone-alb")
     own = await _with_target(aws, arn, "gone-web")
-    finding = await finding_of(aws, "load-balancer", arn)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
 
     await handle_approval(await approve(ledger, finding), make_deps(dry_run=True))
 
@@ -133,7 +151,7 @@ async def test_delete_then_its_own_target_groups_only(aws: AwsClients, ledger: A
     own = await _with_target(aws, arn, "gone-web")
     other = await _balancer(aws, "other-alb")
     shared = await _with_target(aws, other, "shared-web")
-    finding = await finding_of(aws, "load-balancer", arn)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
 
     await handle_approval(await approve(ledger, finding), make_deps())
 
@@ -152,11 +170,12 @@ async def test_deletion_protection_is_refused_in_dry_run_and_for_real(
     aws: AwsClients, ledger: Any, make_deps: Any
 ) -> None:
     arn = await _balancer(aws, "payments-legacy-alb")
+    await _with_target(aws, arn, "payments-web")
     elbv2 = await aws.client("elbv2", REGION)
     await elbv2.modify_load_balancer_attributes(
         LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]
     )
-    finding = await finding_of(aws, "load-balancer", arn)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
     assert finding.facts["deletion_protection"] is True
     advice = NoRequests().advise(finding, read_signals(finding), datetime.now(UTC))
     assert advice.recommendation == "keep" and "deletion protection" in advice.risk_reason
@@ -170,11 +189,12 @@ async def test_deletion_protection_is_refused_in_dry_run_and_for_real(
 
 async def test_protected_dry_run_is_skipped_too(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
     arn = await _balancer(aws, "payments-legacy-alb")
+    await _with_target(aws, arn, "payments-web")
     elbv2 = await aws.client("elbv2", REGION)
     await elbv2.modify_load_balancer_attributes(
         LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}]
     )
-    finding = await finding_of(aws, "load-balancer", arn)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
     await handle_approval(await approve(ledger, finding), make_deps(dry_run=True))
     decision = await state_of(ledger, finding.key)
     assert decision.state is State.SKIPPED and "deletion protection" in decision.get("skip_reason")
@@ -182,10 +202,90 @@ async def test_protected_dry_run_is_skipped_too(aws: AwsClients, ledger: Any, ma
 
 async def test_requests_after_approval_skip_it(aws: AwsClients, ledger: Any, make_deps: Any) -> None:
     arn = await _balancer(aws, "revived-alb")
-    finding = await finding_of(aws, "load-balancer", arn)
+    await _with_target(aws, arn, "revived-web")
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
     event = await approve(ledger, finding)
     await put(aws, REQUESTS, metric_dimension(arn), 7, days_ago=0.01)
     await handle_approval(event, make_deps())
     assert await _exists(aws, arn)
     decision = await state_of(ledger, finding.key)
     assert decision.state is State.SKIPPED and "served traffic" in decision.get("skip_reason")
+
+
+# --- nothing behind it: the `no-targets` check ---------------------------------------------------
+
+
+def _bare(**facts: Any) -> Observation:
+    base = {"type": "application", "deletion_protection": False, "target_group_count": 1}
+    return Observation("arn", base | facts, {}, NOW - timedelta(days=90))
+
+
+def test_nothing_behind_it_is_no_targets_waste_and_not_also_no_requests() -> None:
+    empty = _bare(registered_targets=0, answers_by_itself=False)
+    assert NoTargets().verdict(empty, None) == (
+        "nothing behind it: 1 target group(s), all empty, and no listener that redirects or answers by itself"
+    )
+    assert NoRequests().verdict(empty, _usage()) is None  # one card per load balancer
+    assert NoTargets().verdict(_bare(registered_targets=1, answers_by_itself=None), None) is None
+    assert NoTargets().verdict(_bare(registered_targets=0, answers_by_itself=True), None) is None
+    assert NoRequests().verdict(_bare(registered_targets=0, answers_by_itself=True), _usage()) is not None
+
+
+async def test_no_targets_is_judged_on_what_stands_behind_each_balancer(aws: AwsClients) -> None:
+    orphaned = await _balancer(aws, "legacy-api-alb")
+    await _with_target(aws, orphaned, "legacy-api-web", register=False)
+    await put(aws, REQUESTS, metric_dimension(orphaned), 4200, days_ago=1)  # called: its callers get 503s
+    bare_nlb = await _balancer(aws, "poc-grpc-nlb", "network")
+    redirector = await _balancer(aws, "www-redirect-alb")
+    elbv2 = await aws.client("elbv2", REGION)
+    await elbv2.create_listener(
+        LoadBalancerArn=redirector, Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "redirect",
+                         "RedirectConfig": {"Protocol": "HTTPS", "StatusCode": "HTTP_301"}}],
+    )  # fmt: skip
+    maintenance = await _balancer(aws, "maintenance-alb")  # forwards by default, a rule answers itself
+    await _with_target(aws, maintenance, "maintenance-web", register=False)
+    [listener] = (await elbv2.describe_listeners(LoadBalancerArn=maintenance))["Listeners"]
+    await elbv2.create_rule(
+        ListenerArn=listener["ListenerArn"], Priority=1,
+        Conditions=[{"Field": "path-pattern", "Values": ["/status"]}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+    )  # fmt: skip
+    served = await _balancer(aws, "served-alb")
+    await _with_target(aws, served, "served-web")
+    young = await _balancer(aws, "young-empty-alb", days=3)
+
+    found = await verdicts(aws, "load-balancer", check_name="no-targets")
+
+    assert found[orphaned] == "idle" and found[bare_nlb] == "idle"
+    assert found[redirector] == "busy" and found[maintenance] == "busy" and found[served] == "busy"
+    assert found[young] == "too-young"  # a week's grace: targets often come after their balancer
+    finding = await finding_of(aws, "load-balancer", orphaned, check_name="no-targets")
+    assert finding.facts["registered_targets"] == 0 and finding.facts["answers_by_itself"] is False
+    advice = NoTargets().advise(finding, read_signals(finding), datetime.now(UTC))
+    assert advice.recommendation == "delete" and "fails" in advice.summary
+
+
+async def test_an_approved_balancer_with_nothing_behind_it_is_deleted_with_its_empty_group(
+    aws: AwsClients, ledger: Any, make_deps: Any
+) -> None:
+    arn = await _balancer(aws, "legacy-api-alb")
+    own = await _with_target(aws, arn, "legacy-api-web", register=False)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-targets")
+    await handle_approval(await approve(ledger, finding), make_deps())
+    assert not await _exists(aws, arn) and own not in await _groups(aws)
+    assert (await state_of(ledger, finding.key)).state is State.EXECUTED
+
+
+async def test_a_target_registered_after_approval_skips_it(
+    aws: AwsClients, ledger: Any, make_deps: Any
+) -> None:
+    arn = await _balancer(aws, "coming-back-alb")
+    own = await _with_target(aws, arn, "coming-back-web", register=False)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-targets")
+    event = await approve(ledger, finding)
+    await _register(aws, own)
+    await handle_approval(event, make_deps())
+    assert await _exists(aws, arn)
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.SKIPPED

@@ -42,15 +42,20 @@ async def put_all(
         await put(aws, metric, value_of, value, days_ago)
 
 
-def only_check(kind: Kind) -> Check:
+def the_check(kind: Kind, name: str | None = None) -> Check:
+    """The named check of the kind, or its only one."""
+    if name is not None:
+        return kind.checks.get(name)()
     [(_, check_class)] = list(kind.checks)
     return check_class()
 
 
-async def verdicts(aws: AwsClients, kind_name: str, now: datetime | None = None) -> dict[str, Verdict]:
+async def verdicts(
+    aws: AwsClients, kind_name: str, now: datetime | None = None, *, check_name: str | None = None
+) -> dict[str, Verdict]:
     """What the scanner would say of every resource of the kind in REGION, with its own reads."""
     kind = kind_named(kind_name)
-    check = only_check(kind)
+    check = the_check(kind, check_name)
     clients = RegionClients(aws, REGION)
     now = now or datetime.now(UTC)
     observations = [kind.observe(raw) async for raw in kind.list(clients, check.filters)]
@@ -59,10 +64,12 @@ async def verdicts(aws: AwsClients, kind_name: str, now: datetime | None = None)
     return {o.resource_id: classify(check, o, usage.get(o.resource_id), policy, now)[0] for o in observations}
 
 
-async def finding_of(aws: AwsClients, kind_name: str, resource_id: str) -> Finding:
+async def finding_of(
+    aws: AwsClients, kind_name: str, resource_id: str, *, check_name: str | None = None
+) -> Finding:
     """The finding the scanner makes of an idle resource now (kind's reading, usage, prices)."""
     kind = kind_named(kind_name)
-    check = only_check(kind)
+    check = the_check(kind, check_name)
     clients = RegionClients(aws, REGION)
     raw = await kind.describe(clients, resource_id)
     assert raw is not None

@@ -144,6 +144,7 @@ data "aws_iam_policy_document" "executor" {
       "elasticloadbalancing:DescribeTargetHealth",
       "elasticloadbalancing:DescribeInstanceHealth",
       "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
       "cloudwatch:GetMetricData",
     ]
     resources = ["*"]

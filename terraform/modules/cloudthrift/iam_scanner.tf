@@ -37,6 +37,8 @@ data "aws_iam_policy_document" "scanner" {
       "elasticloadbalancing:DescribeTargetGroups",
       "elasticloadbalancing:DescribeTargetHealth",
       "elasticloadbalancing:DescribeInstanceHealth",
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
       "cloudwatch:GetMetricData",
     ]
     resources = ["*"]
