@@ -124,9 +124,9 @@ def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
         kind: sum(f.cost.monthly_usd for f in east if f.kind == kind) for kind in {f.kind for f in east}
     }
     # Idle by usage (or with nothing behind it), us-east-1: two NAT gateways (730 h x ($0.045 +
-    # $0.005 for the address)), four ALB/NLB at $0.0225/h, one CLB at $0.025/h, and DB instances: mysql db.t3.medium 100 GiB
-    # (49.64 + 11.50), postgres db.m5.large Multi-AZ 200 GiB (2 x 129.94 + 2 x 23.00), and one of a
-    # class the table lacks, priced for its 20 GiB of storage only (2.30).
+    # $0.005 for the address)), four ALB/NLB at $0.0225/h, one CLB at $0.025/h, and DB instances:
+    # mysql db.t3.medium 100 GiB (49.64 + 11.50), postgres db.m5.large Multi-AZ 200 GiB (2 x 129.94
+    # + 2 x 23.00), and one of a class the table lacks, priced for its 20 GiB of storage only (2.30).
     assert by_kind["nat-gateway"] == Decimal("73.00")
     assert by_kind["load-balancer"] == Decimal("65.70")
     assert by_kind["classic-load-balancer"] == Decimal("18.25")
