@@ -4,7 +4,8 @@ The same set the Dockerfile installs (pyproject's dependencies pinned by constra
 moto, no test tools), plus shared/ and services/, for the python3.11 x86_64 runtime. Reproducible: the
 .pyc files are compiled with unchecked hashes (no timestamps), and the zip lists its entries sorted,
 each dated 1980-01-01 with mode 0644 (0755 for directories), so the same inputs give the same bytes and
-the same SHA-256 (Terraform's source_code_hash). One zip serves every function (the handler picks).
+the same SHA-256 (Terraform's source_code_hash): the compiled paths are /var/task's and the hash seed
+is fixed. One zip serves every function (the handler picks).
 
     .venv/bin/python bench/lambda_package.py                    # build/lambda/cloudthrift-lambda.zip
     .venv/bin/python bench/lambda_package.py --out some.zip
@@ -71,10 +72,16 @@ def install(target: Path) -> None:
             "0",
             "--invalidation-mode",
             "unchecked-hash",
+            # The paths compiled in are Lambda's (/var/task), not this build's temporary directory.
+            "-s",
+            str(target),
+            "-p",
+            "/var/task",
             str(target),
         ],
         check=False,  # a wheel's deliberately invalid sample file must not stop the build
-        env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
+        # A fixed hash seed: frozensets in constants are marshalled in iteration order.
+        env={**os.environ, "SOURCE_DATE_EPOCH": "315532800", "PYTHONHASHSEED": "0"},
     )
 
 
