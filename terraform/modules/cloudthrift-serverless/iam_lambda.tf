@@ -13,25 +13,41 @@ locals {
       local.datadog ? ["DD_API_KEY"] : [],
     ))
   }
-  role_ids = {
-    scanner      = aws_iam_role.scanner.id
-    analyzer     = aws_iam_role.analyzer.id
-    notifier     = aws_iam_role.notifier.id
-    executor     = aws_iam_role.executor.id
-    interactions = aws_iam_role.interactions.id
-  }
 }
 
-resource "aws_iam_role_policy" "lambda_runtime" {
-  for_each = local.role_ids
-
+# One resource per role, each naming its role: tests/deploy/terraform_model.py reads who gets what.
+resource "aws_iam_role_policy" "scanner_lambda" {
   name   = "lambda-runtime"
-  role   = each.value
-  policy = data.aws_iam_policy_document.lambda_runtime[each.key].json
+  role   = aws_iam_role.scanner.id
+  policy = data.aws_iam_policy_document.lambda_runtime["scanner"].json
+}
+
+resource "aws_iam_role_policy" "analyzer_lambda" {
+  name   = "lambda-runtime"
+  role   = aws_iam_role.analyzer.id
+  policy = data.aws_iam_policy_document.lambda_runtime["analyzer"].json
+}
+
+resource "aws_iam_role_policy" "notifier_lambda" {
+  name   = "lambda-runtime"
+  role   = aws_iam_role.notifier.id
+  policy = data.aws_iam_policy_document.lambda_runtime["notifier"].json
+}
+
+resource "aws_iam_role_policy" "executor_lambda" {
+  name   = "lambda-runtime"
+  role   = aws_iam_role.executor.id
+  policy = data.aws_iam_policy_document.lambda_runtime["executor"].json
+}
+
+resource "aws_iam_role_policy" "interactions_lambda" {
+  name   = "lambda-runtime"
+  role   = aws_iam_role.interactions.id
+  policy = data.aws_iam_policy_document.lambda_runtime["interactions"].json
 }
 
 data "aws_iam_policy_document" "lambda_runtime" {
-  for_each = local.role_ids
+  for_each = local.role_arns
 
   statement {
     sid       = "WriteLogs"
