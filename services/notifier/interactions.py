@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from multidict import CIMultiDict
@@ -29,16 +29,12 @@ from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summar
 from services.notifier.inbound import Click, Ping, parse_interaction, signature_ok
 from services.notifier.refusals import BODY_TIMEOUT, Refusals
 from shared.config import Settings
-from shared.discord import (
-    EPHEMERAL,
-    NO_MENTIONS,
-    MessageSink,
-    disabled_components,
-    escape_markdown,
-    printable,
-)
+from shared.discord_messages import EPHEMERAL, NO_MENTIONS, disabled_components, escape_markdown, printable
 from shared.events import Approver, utcnow
 from shared.worker import Runtime
+
+if TYPE_CHECKING:  # the bot client (aiohttp) is imported by whoever opens it
+    from shared.discord import MessageSink
 
 log = structlog.get_logger("cloudthrift.notifier.http")
 

@@ -41,6 +41,7 @@ from services.notifier.interactions import (
     pressed,
 )
 from services.notifier.refusals import Refusals
+from services.serverless import start_logging
 from services.serverless.settings import container_settings
 from shared.aws import AwsClients
 from shared.config import Settings
@@ -221,5 +222,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda handler (function URL and clicks queue alike)."""
     global _CONTAINER
     if _CONTAINER is None:
+        start_logging()
         _CONTAINER = new_container()
     return _CONTAINER.invoke(lambda state: route(state, event))

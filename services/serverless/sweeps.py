@@ -19,6 +19,7 @@ import structlog
 from services.executor import sweep as sweeps
 from services.executor.handler import ExecutionPolicy
 from services.executor.main import execution_policy, sweep_deps
+from services.serverless import start_logging
 from services.serverless.settings import container_settings
 from shared.config import Settings
 from shared.executor_status import beat
@@ -69,5 +70,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda handler; the scheduler's event carries nothing the sweeps need."""
     global _CONTAINER
     if _CONTAINER is None:
+        start_logging()
         _CONTAINER = new_container()
     return _CONTAINER.invoke(run_once)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from services.serverless import start_logging
 from services.serverless.settings import container_settings
 from services.workers import available_workers
 from shared.config import Settings
@@ -75,5 +76,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda handler. Clients are created on the first invocation and kept for the container."""
     global _CONTAINER
     if _CONTAINER is None:
+        start_logging()
         _CONTAINER = container_for(os.environ.get(STAGE_VARIABLE, ""))
     return _CONTAINER.invoke(lambda state: batch(state, event))
