@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     cloudthrift_http_port: int = Field(default=8080, ge=0, le=65535)
     cloudthrift_http_max_body: int = Field(default=65_536, ge=1024, le=10_485_760)
     cloudthrift_signature_max_age_seconds: int = Field(default=300, ge=5, le=3600)
+    # Serverless mode: the queue of clicks a cold interactions function deferred (set by Terraform, so a
+    # cold start spends no call finding it; looked up as <prefix>-clicks otherwise).
+    cloudthrift_clicks_queue_url: str | None = None
 
     _split = field_validator("cloudthrift_regions", "cloudthrift_kinds", mode="before")(_split_csv)
     _split_discord = field_validator("discord_approver_ids", "discord_approver_role_ids", mode="before")(

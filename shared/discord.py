@@ -34,6 +34,7 @@ from shared.discord_messages import (  # message shaping, re-exported: callers i
     DESCRIPTION,
     EMBED_TOTAL,
     EMBEDS,
+    EPHEMERAL,
     FIELD_NAME,
     FIELD_VALUE,
     FIELDS,
@@ -86,7 +87,6 @@ __all__ = [
 log = structlog.get_logger("cloudthrift.discord")
 
 USER_AGENT = "DiscordBot (https://github.com/cloudthrift/cloudthrift, 0.1.0)"
-EPHEMERAL = 1 << 6
 
 
 class MessageSink(Protocol):

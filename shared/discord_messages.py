@@ -17,6 +17,7 @@ ROWS, BUTTONS_PER_ROW, LABEL, CUSTOM_ID = 5, 5, 80, 100
 # Sent with every message, edit and interaction reply: text we show may contain `@everyone` or
 # `<@id>` (a tag, a name, Gemini's prose), and a card must never ping anyone because of it.
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+EPHEMERAL = 1 << 6  # a reply only the clicker sees
 
 
 # --- untrusted text ----------------------------------------------------------------------------

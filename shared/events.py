@@ -258,8 +258,22 @@ class ApprovalGranted(Payload):
         return uuid.uuid5(EVENT_NAMESPACE, f"approved#{self.decision_id}")
 
 
+class ClickReceived(Payload):
+    """A Discord click a cold interactions function verified and answered with a deferred update, to be
+    decided from its queue (services/serverless/interactions.py). `interaction` is the signed body."""
+
+    event_type: ClassVar[str] = "ClickReceived"
+
+    interaction: str = Field(min_length=1, max_length=65_536)
+    received_at: AwareDatetime
+
+    def event_id(self) -> uuid.UUID:
+        return uuid.uuid5(EVENT_NAMESPACE, f"click#{self.interaction}")
+
+
 PAYLOADS: dict[str, type[Payload]] = {
-    cls.event_type: cls for cls in (ScanRequested, ResourceFound, ResourceAnalyzed, ApprovalGranted)
+    cls.event_type: cls
+    for cls in (ScanRequested, ResourceFound, ResourceAnalyzed, ApprovalGranted, ClickReceived)
 }
 
 P = TypeVar("P", bound=Payload)

@@ -1,8 +1,9 @@
 """The one SQS runtime every worker uses: consume a queue with a handler, publish what it returns
 (through shared/publisher.py).
 
-Per message: parse the envelope, run the handler, publish its outputs, then delete the message. What
-happens when that fails depends on the error (see shared/errors.py):
+Per message (shared/unit.py, which the Lambda adapter shares): parse the envelope, run the handler,
+publish its outputs, then delete the message. What happens when that fails depends on the error (see
+shared/errors.py):
 
 - `PermanentError` (including a body that does not parse or has an unknown schema): sent to the DLQ at
   once with the reason as a message attribute, then deleted. Never retried in a loop.
@@ -25,26 +26,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from shared.config import default
-from shared.errors import InvalidEvent, PermanentError, Superseded, TransientError
-from shared.events import Envelope, Payload, parse_event
 from shared.publisher import Publisher, QueueRef
-from shared.telemetry import MessageTelemetry, Stage
+from shared.telemetry import Stage
+from shared.unit import (
+    REASON_ATTRIBUTE,
+    RECEIVES_ATTRIBUTE,
+    SOURCE_ATTRIBUTE,
+    Backoff,
+    Handler,
+    MessageWork,
+)
+from shared.unit import WorkStats as ConsumerStats
 
 log = structlog.get_logger("cloudthrift.queue")
 
-REASON_ATTRIBUTE = "cloudthrift-error"
-SOURCE_ATTRIBUTE = "cloudthrift-source-queue"
-RECEIVES_ATTRIBUTE = "cloudthrift-receive-count"
-_MAX_REASON = 900
-
-Handler = Callable[[Envelope[Any]], Awaitable[Sequence[Payload]]]
+__all__ = [
+    "REASON_ATTRIBUTE",
+    "RECEIVES_ATTRIBUTE",
+    "SOURCE_ATTRIBUTE",
+    "Consumer",
+    "ConsumerConfig",
+    "ConsumerStats",
+    "Handler",
+]
 
 
 @dataclass(frozen=True)
@@ -59,23 +69,16 @@ class ConsumerConfig:
     heartbeat_every: float | None = None  # default: half the visibility timeout
 
     def backoff(self, receive_count: int) -> int:
-        return int(min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** max(0, receive_count - 1)))
+        return self.retries().delay(receive_count)
+
+    def retries(self) -> Backoff:
+        return Backoff(self.max_receives, self.backoff_base_seconds, self.backoff_max_seconds)
 
 
 @dataclass
 class _InFlight:
     receipt_handle: str
     message_id: str
-
-
-@dataclass
-class ConsumerStats:
-    received: int = 0
-    succeeded: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
-    released: int = 0
-    superseded: int = 0
 
 
 @dataclass
@@ -99,9 +102,25 @@ class Consumer:
         self._in_flight: dict[str, _InFlight] = {}
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
         self._batches: set[asyncio.Task[None]] = set()
+        self._work = MessageWork(
+            sqs=self.sqs,
+            queue=self.queue,
+            handler=self.handler,
+            publisher=self.publisher,
+            backoff=self.config.retries(),
+            output_url=self.output_url,
+            telemetry=self.telemetry,
+            accepts=self.accepts,
+            stats=self.stats,
+            release=self._forget,
+        )
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _forget(self, message_id: str) -> None:
+        """The heartbeat stops extending this message (its fate is settled elsewhere)."""
+        self._in_flight.pop(message_id, None)
 
     @property
     def stopping(self) -> bool:
@@ -196,82 +215,10 @@ class Consumer:
 
     async def _handle_one(self, message: dict[str, Any]) -> bool:
         """Returns True when the message should be deleted (handled, or dead-lettered)."""
-        receive_count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(queue=self.queue.name, message_id=message["MessageId"])
-        # This coroutine runs as its own task (gather), so the span it activates is this message's alone.
-        observed = MessageTelemetry(self.telemetry, self.queue.name, message)
         try:
-            event = parse_event(message["Body"])
-            structlog.contextvars.bind_contextvars(event_id=str(event.id), event_type=event.type)
-            if self.accepts and event.type not in self.accepts:
-                takes = ", ".join(sorted(self.accepts))
-                raise InvalidEvent(f"{event.type} is not for {self.queue.name}, which takes {takes}")
-            observed.describe(event)
-            outputs = await self.handler(event)
-            if outputs and self.output_url:
-                await self.publisher.publish(self.output_url, outputs, attributes=observed.attributes())
-        except Superseded as exc:
-            log.info("message.superseded", reason=str(exc), receive_count=receive_count)
-            observed.finish("superseded", exc)
-            self.stats.superseded += 1
-            return True
-        except PermanentError as exc:
-            kind = "invalid event" if isinstance(exc, InvalidEvent) else "permanent error"
-            moved = await self._dead_letter(message, f"{kind}: {exc}", receive_count)
-            observed.finish("dead_letter" if moved else "retry", exc)
-            return moved
-        except asyncio.CancelledError as exc:
-            observed.finish("cancelled", exc)
-            raise
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if receive_count >= self.config.max_receives:
-                moved = await self._dead_letter(
-                    message, f"gave up after {receive_count} receives: {reason}", receive_count
-                )
-                observed.finish("dead_letter" if moved else "retry", exc)
-                return moved
-            delay = self.config.backoff(receive_count)
-            log.warning(
-                "message.retry",
-                error=reason,
-                receive_count=receive_count,
-                retry_in_s=delay,
-                exc_info=not isinstance(exc, TransientError),
-            )
-            self.stats.retried += 1
-            await self._set_visibility(message, delay)
-            observed.finish("retry", exc)
-            return False
+            return await self._work.process(message)
         finally:
             self._slots.release()
-        self.stats.succeeded += 1
-        observed.finish("ok")
-        return True
-
-    async def _dead_letter(self, message: dict[str, Any], reason: str, receive_count: int) -> bool:
-        attributes = {
-            name: value
-            for name, value in message.get("MessageAttributes", {}).items()
-            if name not in {REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, RECEIVES_ATTRIBUTE}
-        }
-        attributes = dict(list(attributes.items())[:7])
-        attributes[REASON_ATTRIBUTE] = {"DataType": "String", "StringValue": reason[:_MAX_REASON]}
-        attributes[SOURCE_ATTRIBUTE] = {"DataType": "String", "StringValue": self.queue.name}
-        attributes[RECEIVES_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(receive_count)}
-        try:
-            await self.sqs.send_message(
-                QueueUrl=self.queue.dlq_url, MessageBody=message["Body"], MessageAttributes=attributes
-            )
-        except Exception as exc:
-            # Leave it on the source queue: the redrive policy still moves it after maxReceiveCount.
-            log.error("message.dead_letter_failed", reason=reason, error=str(exc))
-            self._in_flight.pop(message["MessageId"], None)
-            return False
-        log.error("message.dead_lettered", reason=reason, receive_count=receive_count)
-        self.stats.dead_lettered += 1
-        return True
 
     async def _delete(self, messages: list[dict[str, Any]]) -> None:
         if not messages:
@@ -297,15 +244,6 @@ class Consumer:
             finally:
                 for message in chunk:
                     self._in_flight.pop(message["MessageId"], None)
-
-    async def _set_visibility(self, message: dict[str, Any], seconds: int) -> None:
-        self._in_flight.pop(message["MessageId"], None)
-        try:
-            await self.sqs.change_message_visibility(
-                QueueUrl=self.queue.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
-            )
-        except Exception as exc:
-            log.warning("message.visibility_failed", error=str(exc))
 
     async def _heartbeat(self) -> None:
         """Extend every in-flight message before its visibility runs out."""

@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from shared.discord import clamp_message, cut, disabled_components, escape_markdown
+from shared.discord_messages import clamp_message, cut, disabled_components, escape_markdown
 from shared.events import Analysis, Finding
 from shared.ledger import Decision, State
 

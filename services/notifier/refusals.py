@@ -14,12 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+from shared.discord_messages import printable
 
-from shared.discord import printable
+if TYPE_CHECKING:  # aiohttp is imported where it is used: a Lambda function URL needs none of it
+    from aiohttp import web
 
 # Discord's bodies are a few KB sent at once: 10 s is generous, and bounds what a stalled client holds.
 BODY_TIMEOUT = 10.0
@@ -52,6 +52,8 @@ class Refusals:
 
     def refuse(self, status: int, reason: str, message: str, **fields: object) -> web.Response:
         """A 4xx with a JSON reason; `reason` names the log line (one a minute at most)."""
+        from aiohttp import web
+
         self.note(reason, status=status, **fields)
         return web.json_response({"error": message}, status=status)
 
@@ -63,6 +65,9 @@ class Refusals:
         what happened. Then the connection is closed at once: the rest of the body is never read, and
         aiohttp would otherwise linger up to 10 s more for it.
         """
+        from aiohttp import web
+        from aiohttp.http_exceptions import HttpProcessingError
+
         too_large = f"body larger than {self.max_body} bytes"
         if request.content_length is not None and request.content_length > self.max_body:
             return await _answer_and_close(request, self.refuse(413, "too_large", too_large))
@@ -99,6 +104,8 @@ class _QuietParserErrors(logging.Filter):
         self._since = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
         exc = record.exc_info[1] if record.exc_info else None
         if not isinstance(exc, HttpProcessingError):
             return True

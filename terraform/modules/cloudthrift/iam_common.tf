@@ -1,29 +1,6 @@
-# What every task role shares: who may assume it, and the queue plumbing of each worker
-# (read its input queue, dead-letter into that queue's DLQ, publish to its output queue).
-
-data "aws_iam_policy_document" "ecs_tasks_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-
-    # Confused-deputy guard: only ECS acting for this account.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:*"]
-    }
-  }
-}
+# What every stage's role shares, on ECS and on Lambda (terraform/modules/cloudthrift-serverless links
+# this file): the queue plumbing of each worker (read its input queue, dead-letter into that queue's DLQ,
+# publish to its output queue). Who may assume the roles is each module's own (iam_trust.tf).
 
 locals {
   all_queue_arns = concat(values(aws_sqs_queue.queue)[*].arn, values(aws_sqs_queue.dlq)[*].arn)

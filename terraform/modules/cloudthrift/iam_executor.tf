@@ -23,7 +23,7 @@ locals {
 
 resource "aws_iam_role" "executor" {
   name               = "${var.prefix}-executor"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.stage_assume.json
   tags               = local.tags
 }
 

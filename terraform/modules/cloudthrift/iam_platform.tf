@@ -13,7 +13,7 @@ resource "aws_iam_role" "execution" {
   for_each = local.services
 
   name               = "${var.prefix}-${each.key}-exec"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.stage_assume.json
   tags               = local.tags
 }
 

@@ -4,7 +4,7 @@
 
 resource "aws_iam_role" "scanner" {
   name               = "${var.prefix}-scanner"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.stage_assume.json
   tags               = local.tags
 }
 

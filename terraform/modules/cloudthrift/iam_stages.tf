@@ -3,7 +3,7 @@
 
 resource "aws_iam_role" "analyzer" {
   name               = "${var.prefix}-analyzer"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.stage_assume.json
   tags               = local.tags
 }
 
@@ -25,7 +25,7 @@ data "aws_iam_policy_document" "analyzer" {
 
 resource "aws_iam_role" "notifier" {
   name               = "${var.prefix}-notifier"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.stage_assume.json
   tags               = local.tags
 }
 
@@ -48,7 +48,7 @@ data "aws_iam_policy_document" "notifier" {
 # A click does one conditional ledger write and, on approval, one SendMessage to the execute queue.
 resource "aws_iam_role" "interactions" {
   name               = "${var.prefix}-interactions"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.stage_assume.json
   tags               = local.tags
 }
 

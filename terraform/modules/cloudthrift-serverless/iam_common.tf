@@ -1,0 +1,1 @@
+../cloudthrift/iam_common.tf

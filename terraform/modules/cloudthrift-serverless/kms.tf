@@ -1,0 +1,1 @@
+../cloudthrift/kms.tf
