@@ -109,9 +109,15 @@ async def request_restore(
     *,
     now: datetime,
     registry: Registry[Kind] | None = None,
+    decision_id: str | None = None,
 ) -> RestoreAnswer:
-    """Check the decision may be undone and send the request to the executor; refuse otherwise."""
+    """Check the decision may be undone and send the request to the executor; refuse otherwise.
+
+    `decision_id`: the cycle a card's button was made for; a later cycle of the resource is refused.
+    """
     decision = await ledger.get(pk)
+    if decision is not None and decision_id is not None and decision.decision_id != decision_id:
+        return RestoreAnswer(decision, "this card is about an earlier cycle of the resource")
     why = refusal(decision, registry)
     if why is not None or decision is None:
         return RestoreAnswer(decision, why or "no such decision in the ledger")

@@ -33,6 +33,7 @@ from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summar
 from services.notifier.inbound import Click, Ping, parse_interaction, parse_scan, short_reason, signature_ok
 from services.notifier.main import open_sink
 from services.notifier.refusals import BODY_TIMEOUT, Refusals, quiet_parser_errors
+from services.notifier.undo import undo_click
 from shared.config import QUEUE_NAMES, Settings
 from shared.discord import (
     EPHEMERAL,
@@ -43,6 +44,7 @@ from shared.discord import (
     printable,
 )
 from shared.events import Approver, ScanRequested, utcnow
+from shared.undo import parse_undo
 from shared.worker import Runtime, open_runtime
 
 log = structlog.get_logger("cloudthrift.notifier.http")
@@ -167,10 +169,12 @@ def ephemeral(text: str) -> dict[str, Any]:
 
 
 async def click(endpoint: Endpoint, interaction: Click) -> dict[str, Any]:
+    undo_of = parse_undo(interaction.data.custom_id)
     button = cards.parse_custom_id(interaction.data.custom_id)
-    if button is None:
+    if button is None and undo_of is None:
         return ephemeral("This button is not one CloudThrift knows.")
-    action, card_id = button.action, button.card_id
+    action = "undo" if button is None else button.action
+    card_id = undo_of if button is None else button.card_id
     user = interaction.clicker
     roles = interaction.roles
     if user is None or (user.id not in endpoint.approver_ids and endpoint.approver_roles.isdisjoint(roles)):
@@ -180,6 +184,8 @@ async def click(endpoint: Endpoint, interaction: Click) -> dict[str, Any]:
     name = (user.global_name or user.username or "").strip() or user.id
     approver = Approver(id=user.id, name=name[:128], via="discord")
     now = utcnow()
+    if button is None:
+        return await _undo(endpoint, interaction, str(undo_of), approver, now)
     rows = interaction.rows() or cards.buttons(card_id, group=False)
     # Never cancelled: a decision cut off between its transition and its publish would lose its event.
     task = asyncio.ensure_future(decide(endpoint.decide, card_id, action, approver, now=now, pk=button.pk))
@@ -203,6 +209,25 @@ async def click(endpoint: Endpoint, interaction: Click) -> dict[str, Any]:
     if not outcome.decided:
         return ephemeral(earlier_summary(outcome))
     return {"type": UPDATE_MESSAGE, "data": decided_card(outcome, rows, approver.name, now)}
+
+
+async def _undo(
+    endpoint: Endpoint, interaction: Click, decision_id: str, approver: Approver, now: datetime
+) -> dict[str, Any]:
+    """An Undo click: the request is sent (the card's button greyed out) or refused to the clicker alone."""
+    try:
+        answer = await undo_click(endpoint.decide, decision_id, approver, now=now)
+    except Exception as exc:  # nothing was written: the click is safe to repeat
+        log.error("interactions.undo_failed", error=printable(f"{type(exc).__name__}: {exc}"))
+        return ephemeral("CloudThrift could not send this undo; please click again in a minute.")
+    if answer.status is None:
+        return ephemeral(answer.refused or "Nothing to undo.")
+    data = {
+        "content": answer.status,
+        "components": disabled_components(interaction.rows()),
+        "allowed_mentions": NO_MENTIONS,
+    }
+    return {"type": UPDATE_MESSAGE, "data": data}
 
 
 def decided_card(outcome: Outcome, rows: list[dict[str, Any]], who: str, now: datetime) -> dict[str, Any]:
