@@ -47,7 +47,8 @@ async def undo_click(deps: DecideDeps, decision_id: str, approver: Approver, *, 
     log.info("decision.undo_clicked", decision_id=decision_id, approver=approver.name, refused=answer.refused)
     if answer.refused is not None:
         return UndoClick(refused=f"Cannot undo: {answer.refused}.")
+    who = escape_markdown(approver.name)
     return UndoClick(
-        status=f"↩️ Undo requested by {escape_markdown(approver.name)} at {now:%Y-%m-%d %H:%M} UTC: the executor restores it "
-        "and updates this card."
+        status=f"↩️ Undo requested by {who} at {now:%Y-%m-%d %H:%M} UTC: the executor restores it and "
+        "updates this card."
     )
