@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -248,18 +248,23 @@ async def _restored_volume(ec2: Any, snapshot_id: str, zone: str) -> str | None:
 
 async def _unarchive(ec2: Any, job: UndoJob, snapshot: Mapping[str, Any]) -> NotYet:
     """Ask once for a permanent restore to the standard tier, then wait for it (up to 72 hours)."""
-    status = await ec2.describe_snapshot_tier_status(
-        Filters=[{"Name": "snapshot-id", "Values": [str(snapshot["SnapshotId"])]}]
-    )
-    states = [s.get("LastTieringOperationStatus") for s in status.get("SnapshotTierStatuses", [])]
-    if not any(str(state or "").endswith("restore-in-progress") for state in states):
-        await job.guard()
-        await ec2.restore_snapshot_tier(SnapshotId=snapshot["SnapshotId"], PermanentRestore=True)
+    await ask_standard_tier(ec2, str(snapshot["SnapshotId"]), job.guard)
     return NotYet(
         f"the safety snapshot {snapshot['SnapshotId']} is archived: it is being restored to the standard "
         "tier (up to 72 hours) before the volume is created",
         TIER_RETRY,
     )
+
+
+async def ask_standard_tier(ec2: Any, snapshot_id: str, guard: Callable[[], Awaitable[None]]) -> None:
+    """RestoreSnapshotTier(PermanentRestore) unless a restore of it is already under way."""
+    status = await ec2.describe_snapshot_tier_status(
+        Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}]
+    )
+    states = [str(s.get("LastTieringOperationStatus") or "") for s in status.get("SnapshotTierStatuses", [])]
+    if not any(state.endswith("restore-in-progress") for state in states):
+        await guard()
+        await ec2.restore_snapshot_tier(SnapshotId=snapshot_id, PermanentRestore=True)
 
 
 async def find_snapshot(ec2: Any, decision_id: str) -> Mapping[str, Any] | None:
