@@ -84,6 +84,12 @@ def parse_undo(custom_id: str) -> str | None:
     return decision_id if 1 <= len(decision_id) <= 64 and ":" not in decision_id else None
 
 
+def undo_command(custom_id: str) -> str | None:
+    """What the console shows under an Undo button (no Discord bot): the command that does the same."""
+    decision_id = parse_undo(custom_id)
+    return f"cloudthrift restore {decision_id}" if decision_id else None
+
+
 def requester_name(approver: Approver) -> str:
     return f"{approver.name} ({approver.via}:{approver.id})"[:256]
 

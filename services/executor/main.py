@@ -25,6 +25,7 @@ from shared.events import ApprovalGranted, Envelope, RestoreRequested
 from shared.executor_status import run_heartbeat
 from shared.ledger import Ledger
 from shared.queue import Handler
+from shared.undo import undo_command
 from shared.worker import Runtime, WorkerSpec
 
 
@@ -42,7 +43,8 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
 @contextlib.asynccontextmanager
 async def open_reporter(settings: Settings, ledger: Ledger) -> AsyncIterator[OutcomeReporter]:
     if settings.discord_bot_token is None:
-        yield DiscordCardReporter(ConsoleDiscord(), cards=GroupCards(ledger))
+        # The console shows the command an Undo button stands for (`cloudthrift restore ID`).
+        yield DiscordCardReporter(ConsoleDiscord(command_for=undo_command), cards=GroupCards(ledger))
         return
     async with DiscordClient(
         settings.discord_bot_token.get_secret_value(),

@@ -4,8 +4,9 @@ signed click by an approver sends one RestoreRequested, the executor restores, a
 
 from __future__ import annotations
 
+import importlib
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -14,11 +15,13 @@ from rich.console import Console
 from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
 from services.executor.outcome import DiscordCardReporter
 from services.executor.restore import handle_restore
+from services.notifier import cards
 from shared.discord import ConsoleDiscord
-from shared.events import Envelope, parse_event
+from shared.events import Envelope, Finding, parse_event
+from shared.kinds import kinds
 from shared.ledger import Attr, State
 from shared.worker import Runtime
-from tests.executor.helpers import REGION, idle_volume, observe
+from tests.executor.helpers import ANALYSIS, REGION, idle_volume, observe, sample_finding
 from tests.notifier.helpers import drain, state_of
 from tests.notifier.test_interactions import APPROVER, Signer, announced, button, click, client, post
 
@@ -114,3 +117,25 @@ async def test_a_dry_run_card_has_no_undo_and_a_forged_undo_is_refused(
     _, answer = await post(client, sign, click(f"ct:undo:{decision.decision_id}"))
     assert answer["data"]["flags"] == 64 and "dry run" in answer["data"]["content"]
     assert await drain(runtime) == []
+
+
+def _card_undo(finding: Finding) -> str:
+    card = cards.single_card(finding, ANALYSIS, "6f4f1a2e-9d0c-4c55-9a8e-2c1b7f0e5a11", now=datetime.now(UTC))
+    return next(f["value"] for f in card["embeds"][0]["fields"] if f["name"] == "Undo")
+
+
+def test_the_card_says_before_approval_how_it_is_undone_or_that_it_cannot_be() -> None:
+    volume = sample_finding()
+    assert _card_undo(volume).startswith("create a volume from the kept snapshot")
+    address_key = volume.key.model_copy(update={"kind": "elastic-ip", "check": "unassociated"})
+    assert "same public IP" in _card_undo(volume.model_copy(update={"key": address_key}))
+    module = importlib.import_module("tests.kinds.throwaway_topic")
+    registered = "throwaway-topic" not in kinds
+    if registered:
+        kinds.register("throwaway-topic")(module.ThrowawayTopic)
+    try:
+        topic_key = volume.key.model_copy(update={"kind": "throwaway-topic", "check": "unused"})
+        assert "cannot be undone" in _card_undo(volume.model_copy(update={"key": topic_key}))
+    finally:
+        if registered:
+            kinds.unregister("throwaway-topic")
