@@ -200,7 +200,11 @@ class NoRequests(Check):
 class Delete(Remedy):
     action = "delete_classic_load_balancer"
     summary = "record its configuration, then delete the load balancer"
-    permissions = ("elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DeleteLoadBalancer")
+    permissions = ("elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DeleteLoadBalancer",
+                   # the undo
+                   "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:ConfigureHealthCheck",
+                   "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+                   "elasticloadbalancing:AddTags")  # fmt: skip
     undo = (
         "recreate it from the recorded configuration (scheme, subnets, security groups, listeners, "
         "health check, instances); its DNS name will change"

@@ -307,6 +307,12 @@ class Delete(Remedy):
         "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DeleteLoadBalancer",
         "elasticloadbalancing:DeleteTargetGroup",
+        # the undo
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:AddTags",
     )
     undo = (
         "recreate it from the recorded configuration (scheme, subnets, security groups, listeners, "

@@ -285,7 +285,10 @@ class Delete(Remedy):
         "delete the NAT gateway, wait until it is deleted, then release its Elastic IP(s) unless the "
         f"gateway is tagged {KEEP_ADDRESS_TAG}"
     )
-    permissions = ("ec2:DescribeNatGateways", "ec2:DeleteNatGateway", "ec2:ReleaseAddress")
+    permissions = ("ec2:DescribeNatGateways", "ec2:DeleteNatGateway", "ec2:ReleaseAddress",
+                   # the undo
+                   "ec2:CreateNatGateway", "ec2:AllocateAddress", "ec2:CreateTags", "ec2:ReplaceRoute",
+                   "ec2:CreateRoute", "ec2:DescribeAddresses")  # fmt: skip
     undo = (
         "create a NAT gateway in the recorded subnet with the kept Elastic IP (a new id) and point the "
         "recorded routes at it; with a released address the public IP changes"

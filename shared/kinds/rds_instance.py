@@ -247,6 +247,7 @@ class SnapshotThenDelete(Remedy):
         "rds:DeleteDBInstance",
         "rds:CreateDBSnapshot",
         "rds:AddTagsToResource",
+        "rds:RestoreDBInstanceFromDBSnapshot",  # the undo
     )
     undo = (
         "restore from the final snapshot under the same identifier with the same class, subnet group, "

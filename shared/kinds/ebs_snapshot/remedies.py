@@ -27,7 +27,12 @@ class Archive(Remedy):
     summary = (
         "move the snapshot to the archive tier (full size at $0.0125/GB-month in us-east-1, 90-day minimum)"
     )
-    permissions = ("ec2:DescribeSnapshots", "ec2:ModifySnapshotTier", "ec2:RestoreSnapshotTier")  # and undo
+    permissions = (
+        "ec2:DescribeSnapshots",
+        "ec2:ModifySnapshotTier",
+        "ec2:RestoreSnapshotTier",
+        "ec2:DescribeSnapshotTierStatus",
+    )  # fmt: skip  (the last two: the undo)
     undo = "restore it to the standard tier (RestoreSnapshotTier; takes up to 72 hours)"
 
     def residual(self, observation: Observation, rates: Rates) -> CostLine:

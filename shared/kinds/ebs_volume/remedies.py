@@ -85,8 +85,10 @@ class Delete(Remedy):
 class SnapshotThenDelete(Delete):
     action = "snapshot_then_delete"
     summary = "snapshot the volume (tagged with the decision), wait for it, then delete the volume"
+    # The clean-up, then its undo (a volume from the snapshot, restored from the archive tier first).
     permissions = ("ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:CreateSnapshot", "ec2:CreateTags",
-                   "ec2:DeleteVolume")  # fmt: skip
+                   "ec2:DeleteVolume", "ec2:CreateVolume", "ec2:DescribeSnapshotTierStatus",
+                   "ec2:RestoreSnapshotTier", "kms:CreateGrant", "kms:Decrypt")  # fmt: skip
     undo = "create a volume from the kept snapshot"
     keeps_snapshot = True
 
