@@ -2,7 +2,8 @@
 
 The same safety argument as the clean-up (handler.py), applied to its undo:
 
-1. Only the ledger decides: an EXECUTED real (not dry-run) decision whose remedy declares an undo, or
+1. Only the ledger decides (and only a live executor: one in dry-run mode dead-letters the request, so a
+   replay on a live one does it): an EXECUTED real (not dry-run) decision whose remedy declares an undo, or
    one whose undo failed and is asked again, is claimed by a conditional write recording who asked and
    when (the realised saving stops counting at `restore_requested_at`). RESTORED is final: an undo is
    never undone. Anything else is refused, logged, and nothing is written.
@@ -140,6 +141,10 @@ async def handle_restore(event: Envelope[RestoreRequested], deps: ExecutorDeps) 
     if admission.verdict == "done":
         await tell(deps.reporter, decision)  # a duplicate after a crash between outcome and card
         return []
+    if deps.policy.dry_run:
+        # A rehearsing executor touches nothing, an undo included: dead-lettered with the reason, so a
+        # replay on a live executor does it; the ledger is not written.
+        raise PermanentError("this executor runs in dry-run mode: the undo is left for a live executor")
     claim = await take_restore_claim(deps, decision, request, resume=admission.verdict == "resume")
     if claim is None:
         return []

@@ -10,7 +10,7 @@ import pytest
 
 from services.executor.handler import handle_approval
 from services.executor.restore import handle_restore
-from shared.errors import TransientError
+from shared.errors import PermanentError, TransientError
 from shared.events import Approver, Envelope, Finding, RestoreRequested
 from shared.kinds.ebs_volume.remedies import DECISION_TAG
 from shared.ledger import Attr, Ledger, State
@@ -136,6 +136,15 @@ async def test_a_dry_run_or_an_undecided_decision_is_not_undone(ledger, ec2, mak
         await handle_restore(undo(finding, before.decision_id), make_deps())
         after = await state_of(ledger, finding.key)
         assert after.state is before.state and after.version == before.version
+
+
+async def test_a_dry_run_executor_leaves_an_undo_to_a_live_one(ledger, ec2, make_deps) -> None:
+    finding = await executed(ledger, ec2, make_deps, "ebs-volume", await idle_volume(ec2))
+    before = await state_of(ledger, finding.key)
+    with pytest.raises(PermanentError, match="dry-run"):
+        await handle_restore(undo(finding, before.decision_id), make_deps(dry_run=True))
+    after = await state_of(ledger, finding.key)
+    assert after.state is State.EXECUTED and after.version == before.version
 
 
 async def test_an_archived_snapshot_is_restored_first_and_the_undo_resumes(
