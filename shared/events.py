@@ -1,4 +1,4 @@
-"""The wire contract between stages: one versioned envelope around four event payloads.
+"""The wire contract between stages: one versioned envelope around five event payloads.
 
 `{"schema": "cloudthrift.event/1", "type": "...", "id": "<uuid>", "occurred_at": "...", "payload": {...}}`
 
@@ -202,7 +202,7 @@ class Approver(_Model):
 
 
 class Payload(_Model):
-    """Base of the four payloads; `event_type` is the envelope's `type`."""
+    """Base of the payloads; `event_type` is the envelope's `type`."""
 
     event_type: ClassVar[str]
 
@@ -271,9 +271,35 @@ class ClickReceived(Payload):
         return uuid.uuid5(EVENT_NAMESPACE, f"click#{self.interaction}")
 
 
+class RestoreRequested(Payload):
+    """An approver asked to undo an executed clean-up (CLI `restore` or the card's Undo button).
+
+    The executor alone decides whether it may act (the ledger's state, the remedy's undo); the
+    message only names the decision and who asked. Re-sent with a delay while the undo waits (an
+    archived snapshot restoring): the same event, so its id is the same.
+    """
+
+    event_type: ClassVar[str] = "RestoreRequested"
+
+    decision_id: str = Field(min_length=1, max_length=64)
+    key: DecisionKey
+    requested_by: Approver
+    requested_at: AwareDatetime
+
+    def event_id(self) -> uuid.UUID:
+        return uuid.uuid5(EVENT_NAMESPACE, f"restore#{self.decision_id}#{self.requested_at.isoformat()}")
+
+
 PAYLOADS: dict[str, type[Payload]] = {
     cls.event_type: cls
-    for cls in (ScanRequested, ResourceFound, ResourceAnalyzed, ApprovalGranted, ClickReceived)
+    for cls in (
+        ScanRequested,
+        ResourceFound,
+        ResourceAnalyzed,
+        ApprovalGranted,
+        ClickReceived,
+        RestoreRequested,
+    )
 }
 
 P = TypeVar("P", bound=Payload)

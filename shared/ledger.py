@@ -150,14 +150,16 @@ class Ledger(AuxiliaryRecords):
         note: str | None = None,
         now: datetime | None = None,
         claim_expired_before: datetime | None = None,
+        claimed_state: State = State.EXECUTING,
         expected_decision_id: str | None = None,
         expected_claim_id: str | None = None,
     ) -> TransitionResult:
         """Move one decision from an expected state to `new`, atomically, and record it in its history.
 
         Args:
-            claim_expired_before: also accept an EXECUTING item whose `claim_expires_at` is earlier
-                than this time (taking over a crashed executor's claim).
+            claim_expired_before: also accept an item in `claimed_state` (EXECUTING, or RESTORING for
+                an undo) whose `claim_expires_at` is earlier than this time (taking over a crashed
+                executor's claim).
             expected_decision_id: refuse the move if the item has since started a new cycle.
             expected_claim_id: refuse the move unless the item's `claim_id` is this one (an executor
                 renewing or ending its own claim, never one another executor has taken over).
@@ -201,7 +203,7 @@ class Ledger(AuxiliaryRecords):
             placeholders.append(f":e{index}")
         condition = f"#state IN ({', '.join(placeholders)})"
         if claim_expired_before is not None:
-            values[":executing"] = State.EXECUTING.value
+            values[":executing"] = claimed_state.value
             values[":claim_deadline"] = claim_expired_before.isoformat()
             condition = f"({condition} OR (#state = :executing AND claim_expires_at < :claim_deadline))"
         if expected_decision_id is not None:

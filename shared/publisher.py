@@ -21,6 +21,7 @@ from shared.events import Envelope, Payload
 log = structlog.get_logger("cloudthrift.queue")
 
 _MAX_BATCH_BYTES = 1_048_576
+MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds ceiling
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,19 @@ class Publisher:
         payloads: Sequence[Payload | Envelope[Any]],
         *,
         attributes: Mapping[str, Mapping[str, str]] | None = None,
+        delay_seconds: int = 0,
     ) -> list[Envelope[Any]]:
-        """Publish every payload (wrapped in an envelope) and return the envelopes sent."""
+        """Publish every payload (wrapped in an envelope) and return the envelopes sent.
+
+        `delay_seconds` (0-900, SQS's DelaySeconds) hides the messages that long: a wait resumed later.
+        """
+        if not 0 <= delay_seconds <= MAX_DELAY_SECONDS:
+            raise ValueError(f"SQS delays 0 to {MAX_DELAY_SECONDS} seconds, not {delay_seconds}")
         envelopes = [p if isinstance(p, Envelope) else Envelope.wrap(p) for p in payloads]
         entries = [
             {"Id": str(index), "MessageBody": envelope.to_json()}
             | ({"MessageAttributes": dict(attributes)} if attributes else {})
+            | ({"DelaySeconds": delay_seconds} if delay_seconds else {})
             for index, envelope in enumerate(envelopes)
         ]
         for batch in _batches(entries):

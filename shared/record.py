@@ -96,6 +96,9 @@ class Attr(StrEnum):
     RESTORED_AT = "restored_at"
     RESTORED_RESOURCE_ID = "restored_resource_id"
     RESTORE_ERROR = "restore_error"
+    RESTORE_ACTION = "restore_action"  # what the undo did (the remedy's `Restored.action`)
+    RESTORE_RECORD = "restore_record"  # `Restored.record`, as JSON (kept apart from the clean-up's)
+    RESTORE_WAITING = "restore_waiting"  # why a RESTORING undo waits (`NotYet.reason`)
 
 
 class State(StrEnum):

@@ -47,6 +47,8 @@ class Claim:
     resumed: bool
     expires_at: datetime
     lost: bool = False
+    # The state the claim holds: EXECUTING for a clean-up, RESTORING for an undo (restore.py).
+    state: State = State.EXECUTING
 
     async def guard(self) -> None:
         """Called right before every destructive AWS call: an expired claim is taken again if still ours."""
@@ -71,7 +73,7 @@ class Claim:
             values={
                 ":expires": now + self.ttl,
                 ":now": now,
-                ":executing": State.EXECUTING.value,
+                ":executing": self.state.value,
                 ":decision_id": self.decision_id,
                 ":claim_id": self.claim_id,
             },
@@ -109,8 +111,8 @@ class Claim:
         try:
             await self.ledger.transition(
                 self.pk,
-                State.EXECUTING,
-                State.EXECUTING,
+                self.state,
+                self.state,
                 fields={Attr.CLAIM_EXPIRES_AT: now},
                 actor=ACTOR,
                 note=f"claim released: {why}"[:300],
@@ -125,7 +127,7 @@ class Claim:
         now = self.clock()
         return await self.ledger.transition(
             self.pk,
-            State.EXECUTING,
+            self.state,
             state,
             fields=fields,
             actor=ACTOR,

@@ -19,7 +19,7 @@ backoff and the next delivery resumes where this one stopped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -32,7 +32,7 @@ from services.executor.rules import admit, classify_error, error_code, recheck, 
 from shared.aws import ClientFactory, RegionClients
 from shared.config import default
 from shared.errors import PermanentError, TransientError, UnsupportedResource
-from shared.events import ApprovalGranted, Envelope, Payload, utcnow
+from shared.events import ApprovalGranted, Envelope, Payload, RestoreRequested, utcnow
 from shared.kinds import Check, Kind, discover, remedies_of
 from shared.kinds.base import Done, Job, Observation, Refused, Remedy, Usage
 from shared.kinds.usage import read_usage
@@ -63,6 +63,9 @@ class ExecutorDeps:
     registry: Registry[Kind] = field(default_factory=discover)
     # Datadog: outcomes and the monthly cost avoided (the ROI dashboard reads these).
     metrics: Metrics = field(default_factory=NullMetrics)
+    # Sends an undo that must wait back to this queue with a delay (restore.py); None: the queue's
+    # own retry resumes it.
+    requeue: Callable[[RestoreRequested, int], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
     return kind, check, allowed[0]
 
 
-def _clients(decision: Decision, deps: ExecutorDeps) -> RegionClients:
+def clients_for(decision: Decision, deps: ExecutorDeps) -> RegionClients:
     """In the decision's account: through the role the resource was scanned by, if any, and only when
     that role is of the approved account (`arn:<partition>:iam::<account>:role/<name>`)."""
     role_arn = decision.finding.role_arn
@@ -168,7 +171,7 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
     policy = deps.policy
     approved = decision.finding
     kind, check, remedy = _plan(decision, deps)
-    clients = _clients(decision, deps)
+    clients = clients_for(decision, deps)
     raw = await kind.describe(clients, approval.key.resource_id)
     job = Job(
         decision_id=decision.decision_id,

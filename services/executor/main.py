@@ -1,4 +1,5 @@
-"""Runner: wires the executor handler to the execute queue (it publishes nothing further), and runs the
+"""Runner: wires the executor handlers (approvals; undo requests, restore.py) to the execute queue (it
+publishes nothing further, but an undo that must wait is re-sent to it with a delay), and runs the
 sweep that re-drives lost approvals and expired claims (services/executor/sweep.py) beside it.
 
 The card editor is shared/discord.py's `DiscordClient` when a bot token is configured, and its console
@@ -16,13 +17,15 @@ from typing import Any
 from services.executor.group_card import GroupCards
 from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
 from services.executor.outcome import DiscordCardReporter, OutcomeReporter
+from services.executor.restore import handle_restore
 from services.executor.sweep import SweepDeps, run_sweeps
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
-from shared.events import ApprovalGranted, Envelope
+from shared.events import ApprovalGranted, Envelope, RestoreRequested
 from shared.executor_status import run_heartbeat
 from shared.ledger import Ledger
 from shared.queue import Handler
+from shared.undo import undo_command
 from shared.worker import Runtime, WorkerSpec
 
 
@@ -40,7 +43,8 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
 @contextlib.asynccontextmanager
 async def open_reporter(settings: Settings, ledger: Ledger) -> AsyncIterator[OutcomeReporter]:
     if settings.discord_bot_token is None:
-        yield DiscordCardReporter(ConsoleDiscord(), cards=GroupCards(ledger))
+        # The console shows the command an Undo button stands for (`cloudthrift restore ID`).
+        yield DiscordCardReporter(ConsoleDiscord(command_for=undo_command), cards=GroupCards(ledger))
         return
     async with DiscordClient(
         settings.discord_bot_token.get_secret_value(),
@@ -85,6 +89,12 @@ def sweep_deps(runtime: Runtime, kinds: Collection[str]) -> SweepDeps:
 @contextlib.asynccontextmanager
 async def build(runtime: Runtime) -> AsyncIterator[Handler]:
     """The handler, with the lost-approval sweep running for as long as the worker does."""
+    execute_url = runtime.queues["execute"].url
+
+    async def requeue(request: RestoreRequested, delay_seconds: int) -> None:
+        """An undo that must wait comes back to this queue later (at most 900 s: SQS's ceiling)."""
+        await runtime.publisher.publish(execute_url, [request], delay_seconds=delay_seconds)
+
     async with open_reporter(runtime.settings, runtime.ledger) as reporter:
         deps = ExecutorDeps(
             aws=runtime.aws,
@@ -92,9 +102,12 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
             reporter=reporter,
             policy=execution_policy(runtime.settings),
             metrics=runtime.telemetry.stage("executor").metrics,
+            requeue=requeue,
         )
 
         async def handle(event: Envelope) -> list:  # type: ignore[type-arg]
+            if isinstance(event.payload, RestoreRequested):
+                return await handle_restore(event, deps)
             return await handle_approval(event, deps)
 
         sweeper = asyncio.create_task(
@@ -117,4 +130,10 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
             await asyncio.wait([sweeper, heartbeat])
 
 
-WORKER = WorkerSpec(name="executor", input="execute", output=None, build=build, accepts=(ApprovalGranted,))
+WORKER = WorkerSpec(
+    name="executor",
+    input="execute",
+    output=None,
+    build=build,
+    accepts=(ApprovalGranted, RestoreRequested),
+)

@@ -19,6 +19,8 @@ from shared.discord import escape_markdown, printable
 from shared.ledger import Attr, Decision, State
 
 log = structlog.get_logger("cloudthrift.executor")
+# The states a card is edited for: a clean-up's outcome, and an undo's.
+TOLD = frozenset({State.EXECUTED, State.SKIPPED, State.FAILED, State.RESTORED, State.RESTORE_FAILED})
 _DISCORD_CONTENT_LIMIT = 2000
 
 
@@ -73,7 +75,7 @@ def headline(decision: Decision, quote: Callable[[Any], str] = str) -> str:
         what = {
             "snapshot_then_delete": f"deleted {kind} {rid} after snapshot {decision.get('snapshot_id')}",
             "delete": f"deleted {kind} {rid} (no snapshot kept)",
-            "release": f"released {rid} ({decision.get('public_ip') or 'address'}); it cannot be recovered",
+            "release": f"released {rid} ({decision.get('public_ip') or 'address'})",
         }.get(str(decision.get(Attr.ACTION)), f"cleaned up {kind} {rid}")
         if decision.get(Attr.DRY_RUN):
             would = {"snapshot_then_delete": "snapshot then delete", "delete": "delete", "release": "release"}
@@ -93,12 +95,47 @@ def headline(decision: Decision, quote: Callable[[Any], str] = str) -> str:
         return (
             f"❌ Failed on {kind} {rid}: {quote(decision.get('error'))}. Replay it from the DLQ once fixed."
         )
-    return f"{kind} {rid}: {decision.state.value}"
+    return undo_headline(decision, quote) or f"{kind} {rid}: {decision.state.value}"
+
+
+def undo_headline(decision: Decision, quote: Callable[[Any], str] = str) -> str | None:
+    """The card's line once an undo was asked for: restored (and as what), failed (why), or waiting."""
+    kind = decision.get(Attr.KIND, "resource")
+    rid = decision.get(Attr.RESOURCE_ID, decision.pk)
+    who = quote(decision.get(Attr.RESTORE_REQUESTED_BY) or "unknown")
+    if decision.state is State.RESTORED:
+        now_id = decision.get(Attr.RESTORED_RESOURCE_ID)
+        as_what = f" as {now_id}" if now_id and now_id != rid else ""
+        return f"↩️ Undone: {kind} {rid} is back{as_what}. Undo asked by {who}; it no longer counts as saved."
+    if decision.state is State.RESTORE_FAILED:
+        return (
+            f"⚠️ Undo of {kind} {rid} failed: {quote(decision.get(Attr.RESTORE_ERROR))}. Asked by {who}; "
+            "the clean-up stands."
+        )
+    if decision.state is State.RESTORING:
+        waiting = decision.get(Attr.RESTORE_WAITING)
+        return f"⏳ Undoing {kind} {rid} (asked by {who})" + (f": {quote(waiting)}" if waiting else "")
+    return None
 
 
 def card_edit(outcome: Outcome) -> dict[str, Any]:
-    """PATCH body: the outcome as the message content, and the buttons removed (embeds are kept)."""
-    return {"content": headline(outcome.decision, escape_markdown)[:_DISCORD_CONTENT_LIMIT], "components": []}
+    """PATCH body: the outcome as the message content, the approval buttons replaced (embeds are kept)
+    by an Undo button where the clean-up can be undone (services/notifier/undo.py handles the click)."""
+    return {
+        "content": headline(outcome.decision, escape_markdown)[:_DISCORD_CONTENT_LIMIT],
+        "components": undo_components(outcome.decision),
+    }
+
+
+def undo_components(decision: Decision) -> list[dict[str, Any]]:
+    """An Undo button on a real clean-up whose remedy has an undo (again after a failed undo)."""
+    from shared.undo import refusal, undo_custom_id
+
+    if decision.state not in (State.EXECUTED, State.RESTORE_FAILED) or refusal(decision) is not None:
+        return []
+    label = "Retry undo" if decision.state is State.RESTORE_FAILED else "Undo"
+    button = {"type": 2, "style": 2, "label": label, "custom_id": undo_custom_id(decision)}
+    return [{"type": 1, "components": [button]}]
 
 
 class ConsoleReporter:
@@ -161,7 +198,8 @@ class DiscordCardReporter:
 
         async def edit() -> None:
             tally = await cards.tally(str(card_id))
-            payload = card_edit(outcome)
+            # No Undo on a group card: one button cannot say which member; `cloudthrift restore` can.
+            payload = card_edit(outcome) | {"components": []}
             if tally is not None and tally.members > 1:
                 payload["content"] = tally.text()[:_DISCORD_CONTENT_LIMIT]
             await self._editor.edit_message(channel_id, message_id, payload)
@@ -171,7 +209,7 @@ class DiscordCardReporter:
 
 async def tell(reporter: OutcomeReporter, decision: Decision | None) -> None:
     """Report an outcome; a failure to do so is logged, never raised (the ledger already has it)."""
-    if decision is None or decision.state not in (State.EXECUTED, State.SKIPPED, State.FAILED):
+    if decision is None or decision.state not in TOLD:
         return
     try:
         await reporter.report(Outcome(decision))

@@ -23,6 +23,8 @@ PENDING = (State.FOUND, State.ANALYZED, State.AWAITING_APPROVAL)
 # A real clean-up stays in the savings history through its undo (issue 14's RESTORING → RESTORED):
 # it avoided cost from its execution until it was undone. Names, so this works before those states exist.
 CLEANED_UP = frozenset({"EXECUTED", "RESTORING", "RESTORED", "RESTORE_FAILED"})
+# The realised monthly saving stops counting once an undo is asked for (RESTORING), not when it lands.
+UNDOING = frozenset({"RESTORING", "RESTORED"})
 DECIDED = frozenset(
     {"APPROVED", "REJECTED", "SNOOZED", "EXECUTING", "EXECUTED", "SKIPPED", "FAILED"} | CLEANED_UP
 )
@@ -214,10 +216,10 @@ def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
         restored_at = decision.time(Attr.UPDATED_AT)
     if executed_at is not None:
         report.accruals.append(Accrual(executed_at, amount, restored_at))
-    if restored_at is not None:
+    if restored_at is not None or decision.get(Attr.STATE) in UNDOING:
         report.undone += 1
-        return  # undone: it saves nothing any more, though what it avoided until then stays avoided
-    # Still saving (an undo under way or one that failed has not brought the resource back).
+        return  # undone (or being undone): no longer saving, though what it avoided stays avoided
+    # Still saving (a failed undo has not brought the resource back).
     month = executed_at.strftime("%Y-%m") if executed_at else "unknown"
     kind = str(decision.get(Attr.KIND, "unknown"))
     report.executed += 1

@@ -103,6 +103,23 @@ def buttons(
     return disabled_components(rows) if disabled else rows
 
 
+def undo_text(finding: Finding) -> str:
+    """How the proposed clean-up is undone, or that it cannot be: said before anyone approves."""
+    from shared.errors import UnsupportedResource
+    from shared.kinds import check_named, remedies_of
+
+    try:
+        remedies = remedies_of(check_named(finding.kind, finding.check))
+    except UnsupportedResource:
+        return "unknown to this version"
+    if not remedies:
+        return "unknown to this version"
+    undo = remedies[0].undo
+    if undo is None:
+        return "⚠️ none: this clean-up cannot be undone"
+    return f"{undo} (`cloudthrift restore` or the Undo button once done)"
+
+
 def md(text: object) -> str:
     """Untrusted text for a Discord markdown field: shown verbatim."""
     return escape_markdown(text)
@@ -164,6 +181,7 @@ def single_card(
                 "inline": True,
             },
             {"name": "Analysis by", "value": source_label(analysis), "inline": True},
+            {"name": "Undo", "value": undo_text(finding), "inline": False},
             {"name": "Tags", "value": tags, "inline": False},
         ],
         "footer": {

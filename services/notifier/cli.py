@@ -1,4 +1,5 @@
-"""The notifier's commands: `serve`, `pending`, `findings`, `approve ID`, `reject ID`, `snooze ID`."""
+"""The notifier's commands: `serve`, `pending`, `findings`, `approve ID`, `reject ID`, `snooze ID`,
+`restore ID` (undo an executed clean-up)."""
 
 from __future__ import annotations
 
@@ -189,3 +190,45 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Snooze (CLOUDTHRIFT_SNOOZE_DAYS, 30 by default): announced again after that date if still idle."""
         _decide(ident, "snooze", as_)
+
+    @app.command()
+    def restore(
+        ident: Annotated[str, typer.Argument(metavar="DECISION_ID", help="Decision id (or unique prefix).")],
+        as_: Annotated[
+            str | None, typer.Option("--as", metavar="NAME", help="Name to record as who asked.")
+        ] = None,
+    ) -> None:
+        """Undo an executed clean-up (like the card's Undo button): the executor restores it."""
+        from services.cli_support import run, settings
+        from shared.events import Approver
+        from shared.undo import find_decision, request_restore
+        from shared.worker import open_runtime
+
+        loaded = settings()
+        user = getpass.getuser()
+        # Recorded like an approval from the CLI: the operator's login, via "cli".
+        approver = Approver(id=user[:64], name=(as_ or user)[:128], via="cli")
+
+        async def go() -> str | None:
+            async with open_runtime(loaded, short_lived=True) as runtime:
+                matches = await find_decision(runtime.ledger, ident)
+                if len(matches) != 1:
+                    return f"{ident!r} matches {'several decisions' if matches else 'no decision'}"
+                answer = await request_restore(
+                    runtime.ledger,
+                    runtime.publisher,
+                    runtime.queues["execute"].url,
+                    matches[0].pk,
+                    approver,
+                    now=datetime.now(UTC),
+                )
+            if answer.refused is not None:
+                return answer.refused
+            rid = answer.decision.key.resource_id if answer.decision else matches[0].pk
+            typer.echo(f"restore: undo of {rid} sent to the executor, asked by {approver.name}")
+            return None
+
+        refused = run(go())
+        if refused is not None:
+            typer.echo(f"cloudthrift: cannot restore: {refused}", err=True)
+            raise typer.Exit(1)

@@ -28,9 +28,11 @@ from services.notifier import cards
 from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summary
 from services.notifier.inbound import Click, Ping, parse_interaction, signature_ok
 from services.notifier.refusals import BODY_TIMEOUT, Refusals
+from services.notifier.undo import undo_click
 from shared.config import Settings
 from shared.discord_messages import EPHEMERAL, NO_MENTIONS, disabled_components, escape_markdown, printable
 from shared.events import Approver, utcnow
+from shared.undo import parse_undo
 from shared.worker import Runtime
 
 if TYPE_CHECKING:  # the bot client (aiohttp) is imported by whoever opens it
@@ -131,25 +133,52 @@ def pressed(gate: Gate, interaction: Click, now: datetime) -> Pressed | dict[str
     button = cards.parse_custom_id(interaction.data.custom_id)
     if button is None:
         return ephemeral("This button is not one CloudThrift knows.")
+    approver = clicker(gate, interaction, button.action, button.card_id)
+    if isinstance(approver, dict):
+        return approver
+    rows = interaction.rows() or cards.buttons(button.card_id, group=False)
+    return Pressed(button.card_id, button.action, button.pk, approver, rows, now)
+
+
+def clicker(gate: Gate, interaction: Click, action: str, card_id: str) -> Approver | dict[str, Any]:
+    """Who clicked, when a configured approver (by id or role); else the ephemeral refusal."""
     user, roles = interaction.clicker, interaction.roles
     if user is None or (user.id not in gate.approver_ids and gate.approver_roles.isdisjoint(roles)):
         user_id = user.id if user else ""
-        log.warning(
-            "interactions.not_allowed",
-            user_id=user_id,
-            action=button.action,
-            card_id=printable(button.card_id),
-        )
+        log.warning("interactions.not_allowed", user_id=user_id, action=action, card_id=printable(card_id))
         return ephemeral("You are not allowed to decide on CloudThrift cards.")
     name = (user.global_name or user.username or "").strip() or user.id
-    approver = Approver(id=user.id, name=name[:128], via="discord")
-    rows = interaction.rows() or cards.buttons(button.card_id, group=False)
-    return Pressed(button.card_id, button.action, button.pk, approver, rows, now)
+    return Approver(id=user.id, name=name[:128], via="discord")
+
+
+async def undo(endpoint: Endpoint, interaction: Click, decision_id: str) -> dict[str, Any]:
+    """An Undo click, approver-only like Approve: the request is sent (the card's button greyed out)
+    or refused to the clicker alone. Nothing is written here: the executor's conditional claim makes
+    a double click or a replayed interaction change nothing."""
+    approver = clicker(endpoint, interaction, "undo", decision_id)
+    if isinstance(approver, dict):
+        return approver
+    try:
+        answer = await undo_click(endpoint.decide, decision_id, approver, now=utcnow())
+    except Exception as exc:  # nothing was written: the click is safe to repeat
+        log.error("interactions.undo_failed", error=printable(f"{type(exc).__name__}: {exc}"))
+        return ephemeral("CloudThrift could not send this undo; please click again in a minute.")
+    if answer.status is None:
+        return ephemeral(answer.refused or "Nothing to undo.")
+    data = {
+        "content": answer.status,
+        "components": disabled_components(interaction.rows()),
+        "allowed_mentions": NO_MENTIONS,
+    }
+    return {"type": UPDATE_MESSAGE, "data": data}
 
 
 async def click(
     endpoint: Endpoint, interaction: Click, *, body: bytes = b"", deferral: Deferral | None = None
 ) -> dict[str, Any]:
+    undo_of = parse_undo(interaction.data.custom_id)
+    if undo_of is not None:
+        return await undo(endpoint, interaction, undo_of)
     press = pressed(endpoint, interaction, utcnow())
     if isinstance(press, dict):
         return press

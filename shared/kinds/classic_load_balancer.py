@@ -14,7 +14,21 @@ from shared.aws import is_error
 from shared.events import FactValue, Finding, Recommendation, Risk
 from shared.kinds import register
 from shared.kinds.advice import Advice, clip, confidence, idle_text, usd
-from shared.kinds.base import Check, Clients, Done, Job, Kind, Metric, Observation, Priced, Remedy, Usage
+from shared.kinds.base import (
+    Check,
+    Clients,
+    Done,
+    Job,
+    Kind,
+    Metric,
+    Observation,
+    Priced,
+    Refused,
+    Remedy,
+    Restored,
+    UndoJob,
+    Usage,
+)
 from shared.kinds.estate import Estate, Expectation
 from shared.kinds.pricing import Rates, line
 from shared.kinds.signals import Signals
@@ -186,7 +200,11 @@ class NoRequests(Check):
 class Delete(Remedy):
     action = "delete_classic_load_balancer"
     summary = "record its configuration, then delete the load balancer"
-    permissions = ("elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DeleteLoadBalancer")
+    permissions = ("elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DeleteLoadBalancer",
+                   # the undo
+                   "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:ConfigureHealthCheck",
+                   "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+                   "elasticloadbalancing:AddTags")  # fmt: skip
     undo = (
         "recreate it from the recorded configuration (scheme, subnets, security groups, listeners, "
         "health check, instances); its DNS name will change"
@@ -207,6 +225,59 @@ class Delete(Remedy):
     async def rehearse(self, clients: Clients, job: Job) -> Done:
         """Elastic Load Balancing has no DryRun: read what the real run reads, and say what it would do."""
         return Done(self.action, record=await _configuration(await clients("elb"), job))
+
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | Refused:
+        """The same name, listeners, placement, security groups, health check, instances and tags; a
+        new DNS name. One of that name that exists already (a resumed undo) is configured, not made."""
+        raw = job.record.get("configuration")
+        if not raw:
+            return Refused("the load balancer's configuration was not recorded: nothing to recreate it from")
+        config = json.loads(str(raw))
+        elb = await clients("elb")
+        name = str(config["LoadBalancerName"])
+        listeners = [d["Listener"] for d in config.get("ListenerDescriptions") or []]
+        placement: dict[str, Any] = (
+            {"Subnets": config["Subnets"], "SecurityGroups": config.get("SecurityGroups") or []}
+            if config.get("Subnets")
+            else {"AvailabilityZones": config.get("AvailabilityZones") or []}
+        )
+        tags = [
+            {"Key": k, "Value": v} for k, v in (config.get("Tags") or {}).items() if not k.startswith("aws:")
+        ]
+        await job.guard()
+        try:
+            created = await elb.create_load_balancer(
+                LoadBalancerName=name,
+                Listeners=listeners,
+                Scheme=str(config.get("Scheme") or "internet-facing"),
+                **placement,
+                **({"Tags": tags} if tags else {}),
+            )
+            dns = created.get("DNSName")
+        except Exception as exc:
+            if not is_error(exc, "DuplicateLoadBalancerName", "DuplicateAccessPointName"):
+                raise
+            dns = None  # an earlier attempt made it: configure it below
+        if config.get("HealthCheck"):
+            await elb.configure_health_check(LoadBalancerName=name, HealthCheck=config["HealthCheck"])
+        missing = await _register(elb, name, [i["InstanceId"] for i in config.get("Instances") or []])
+        record = {"old_dns_name": job.record.get("dns_name"), "dns_name": dns, "instances_gone": missing}
+        return Restored("recreate_classic_load_balancer", name, record)
+
+
+async def _register(elb: Any, name: str, instances: list[str]) -> list[str]:
+    """Register the recorded instances one by one; those that no longer exist are returned, not fatal."""
+    missing = []
+    for instance_id in instances:
+        try:
+            await elb.register_instances_with_load_balancer(
+                LoadBalancerName=name, Instances=[{"InstanceId": instance_id}]
+            )
+        except Exception as exc:
+            if not is_error(exc, "InvalidInstance", "InvalidInstanceID.NotFound"):
+                raise
+            missing.append(instance_id)
+    return missing
 
 
 async def _configuration(elb: Any, job: Job) -> dict[str, Any]:

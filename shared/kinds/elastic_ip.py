@@ -1,14 +1,19 @@
-"""Elastic IP addresses. Check: unassociated. Remedy: release (it cannot be undone).
+"""Elastic IP addresses. Check: unassociated. Remedy: release (undone only if AWS still allows it).
 
 "No InstanceId" is not the test: addresses on NAT gateways or bare network interfaces have no instance
-and are in use. Only a missing AssociationId means idle. A released public IP cannot be recovered (the
-card says so before anyone approves); the ledger keeps the public IP and the allocation id so the
-history still says which address it was. moto releases an associated address without complaint (AWS
-refuses): the executor's re-check is what keeps it safe, never AWS refusing.
+and are in use. Only a missing AssociationId means idle. The ledger keeps the public IP, the allocation
+id and the address's tags, so the history says which address it was and an undo can ask for it back:
+AllocateAddress with `Address=` recovers a released public IP only while AWS has not given it to
+another account (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/working-with-eips.html, "Recover
+an Elastic IP address"); when AWS refuses, the undo fails with AWS's reason, said plainly. The card
+says so before anyone approves. moto releases an associated address without complaint (AWS refuses):
+the executor's re-check is what keeps it safe, never AWS refusing. moto also hands back any address
+asked for (it never refuses a recovery): the refusal is tested with the error AWS answers.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +33,8 @@ from shared.kinds.base import (
     Priced,
     Refused,
     Remedy,
+    Restored,
+    UndoJob,
     Usage,
     expect_dry_run_ok,
     tags_of,
@@ -92,7 +99,7 @@ class ElasticIp(Kind):
         hours = Decimal(rates.hours_per_month)
         return Priced(
             [line("public IPv4 address", hours, "hour", rates["vpc.public_ipv4.hour"])],
-            note="a released address cannot be recovered",
+            note="a released address can be recovered only while AWS has not reassigned it",
         )
 
     def details(self, facts: Mapping[str, FactValue]) -> str:
@@ -143,7 +150,7 @@ class Unassociated(Check):
             f"Elastic IP{f' named {name[:60]!r}' if name else ''} in {finding.key.region}, associated with "
             f"nothing, {idle_text(finding, now)}. Public IPv4 addresses are billed hourly, "
             f"{usd(finding.cost.monthly_usd)}/month; releasing it saves all of it. A released address "
-            "cannot be recovered."
+            "can be recovered only until AWS gives it to someone else."
         )
         cause = (
             "Allocated for an instance, NAT gateway or load balancer that was later removed; an address "
@@ -157,7 +164,7 @@ class Unassociated(Check):
             risk, recommendation = "high", "investigate"
             signal = s.prod or s.referenced
             reason = (
-                f"{signal}: the address may be on a partner allow-list or in DNS, and cannot be recovered"
+                f"{signal}: the address may be on a partner allow-list or in DNS, and may not be recoverable"
             )
         elif s.disposable:
             risk, reason, recommendation = "low", f"looks disposable ({s.disposable})", "delete"
@@ -172,8 +179,11 @@ class Unassociated(Check):
 class Release(Remedy):
     action = "release"
     summary = "release the address"
-    permissions = ("ec2:DescribeAddresses", "ec2:ReleaseAddress")
-    undo = None  # a released public IP cannot be recovered
+    permissions = ("ec2:DescribeAddresses", "ec2:ReleaseAddress", "ec2:AllocateAddress", "ec2:CreateTags")
+    undo = (
+        "allocate the same public IP again (AllocateAddress with Address), with its tags, if AWS has not "
+        "given it to another account meanwhile; otherwise the undo fails and says so"
+    )
 
     async def apply(self, clients: Clients, job: Job) -> Done | Refused:
         ec2 = await clients("ec2")
@@ -196,9 +206,56 @@ class Release(Remedy):
     async def leftovers(self, clients: Clients, job: Job) -> Done:
         return Done(self.action, already_gone=True, record=_record(job))
 
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | Refused:
+        """The same public IP again, if AWS still allows it; one this account already holds again (an
+        earlier attempt that crashed after allocating) is reused."""
+        ip = str(job.record.get("public_ip") or job.facts.get("public_ip") or "")
+        if not ip:
+            return Refused("the released public IP was not recorded: nothing to ask AWS for")
+        ec2 = await clients("ec2")
+        held = (await ec2.describe_addresses(Filters=[{"Name": "public-ip", "Values": [ip]}])).get(
+            "Addresses"
+        )
+        if held:
+            return Restored(
+                "allocate_same_address", str(held[0].get("AllocationId") or ip), {"public_ip": ip}
+            )
+        tags = _tags(job)
+        await job.guard()
+        try:
+            answer = await ec2.allocate_address(
+                Domain="vpc",
+                Address=ip,
+                **({"TagSpecifications": [{"ResourceType": "elastic-ip", "Tags": tags}]} if tags else {}),
+            )
+        except Exception as exc:
+            if _refusal(exc):
+                return Refused(f"AWS no longer lets this account have {ip} back: {exc}")
+            raise
+        return Restored("allocate_same_address", str(answer["AllocationId"]), {"public_ip": ip})
+
+
+# What AWS answers when a released address cannot be had back (taken by another account, or never
+# recoverable); the other codes (permissions, throttling, outages) are the executor's to classify.
+RECOVERY_REFUSED = frozenset(
+    {"InvalidAddress.NotFound", "InvalidParameterValue", "AddressLimitExceeded", "InvalidAddress.InUse",
+     "InvalidAddress.Malformed", "UnsupportedOperation"}
+)  # fmt: skip
+
+
+def _refusal(exc: BaseException) -> bool:
+    return is_error(exc, *RECOVERY_REFUSED)
+
+
+def _tags(job: UndoJob) -> list[dict[str, str]]:
+    raw = job.record.get("address_tags")
+    tags: Mapping[str, str] = json.loads(str(raw)) if raw else job.tags
+    return [{"Key": k, "Value": v} for k, v in tags.items() if not k.startswith(("aws:", "cloudthrift:"))]
+
 
 def _record(job: Job) -> dict[str, Any]:
     return {
         "public_ip": job.facts.get("public_ip"),
         "allocation_id": job.facts.get("allocation_id") or job.resource_id,
+        "address_tags": json.dumps(dict(job.tags), sort_keys=True),
     }

@@ -7,7 +7,9 @@ each public IPv4 address on it (per-GB processing is zero for an idle gateway).
 
 The wait for `deleted` (about a minute on AWS) is bounded by the executor's wait setting; past it the
 delivery is retried, finds the gateway `deleting`/`deleted` and `leftovers` finishes: wait, then
-release. A released address cannot be recovered; a kept one makes the undo exact (`recreate`).
+release. Undo (`Delete.restore`): a new gateway in the same subnet with the kept address (tag the gateway
+`cloudthrift:keep-address`), or a new address when it was released (the public IP changes), and the
+recorded routes pointed at it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from shared.kinds.base import (
     Observation,
     Priced,
     Remedy,
+    Restored,
+    UndoJob,
     Usage,
     expect_dry_run_ok,
     tags_of,
@@ -281,7 +285,10 @@ class Delete(Remedy):
         "delete the NAT gateway, wait until it is deleted, then release its Elastic IP(s) unless the "
         f"gateway is tagged {KEEP_ADDRESS_TAG}"
     )
-    permissions = ("ec2:DescribeNatGateways", "ec2:DeleteNatGateway", "ec2:ReleaseAddress")
+    permissions = ("ec2:DescribeNatGateways", "ec2:DeleteNatGateway", "ec2:ReleaseAddress",
+                   # the undo
+                   "ec2:CreateNatGateway", "ec2:AllocateAddress", "ec2:CreateTags", "ec2:ReplaceRoute",
+                   "ec2:CreateRoute", "ec2:DescribeAddresses")  # fmt: skip
     undo = (
         "create a NAT gateway in the recorded subnet with the kept Elastic IP (a new id) and point the "
         "recorded routes at it; with a released address the public IP changes"
@@ -327,20 +334,75 @@ class Delete(Remedy):
                     raise  # InUse: still detaching; the retry resumes
         return Done(self.action, already_gone=already_gone, record=_record(job))
 
-    async def recreate(self, clients: Clients, record: Mapping[str, Any]) -> str:
-        """The undo AWS allows: a new gateway in the same subnet with the kept address, and the
-        recorded routes pointed at it (ReplaceRoute). Returns the new gateway's id."""
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored:
+        """A new gateway in the recorded subnet (a new id) with the kept address, or a new one when it
+        was released (the public IP changes), its tags, and the recorded routes pointed at it. An
+        earlier attempt's gateway and address (tagged with the decision) are reused."""
         ec2 = await clients("ec2")
-        allocation_ids = str(record.get("kept_allocation_ids") or "").split(_SEP)
-        created = await ec2.create_nat_gateway(
-            SubnetId=str(record["subnet_id"]),
-            **({"AllocationId": allocation_ids[0]} if allocation_ids[0] else {}),
-        )
-        new_id = str(created["NatGateway"]["NatGatewayId"])
-        for route in filter(None, str(record.get("routes") or "").split(_SEP)):
+        subnet = str(job.record.get("subnet_id") or job.facts.get("subnet_id"))
+        kept = [a for a in str(job.record.get("kept_allocation_ids") or "").split(_SEP) if a]
+        mine = [{"Key": RESTORES_TAG, "Value": job.decision_id}]
+        new_id = await _restored_gateway(ec2, subnet, job.decision_id)
+        allocation = kept[0] if kept else None
+        if new_id is None:
+            extra: dict[str, Any] = {"ConnectivityType": "private"}
+            if job.facts.get("connectivity_type", "public") != "private":
+                allocation = allocation or await _new_address(ec2, job, mine)
+                extra = {"AllocationId": allocation}
+            await job.guard()
+            own = [{"Key": k, "Value": v} for k, v in job.tags.items() if not k.startswith("aws:")]
+            created = await ec2.create_nat_gateway(
+                SubnetId=subnet,
+                ClientToken=f"ct-{job.decision_id}"[:64],
+                TagSpecifications=[{"ResourceType": "natgateway", "Tags": [*own, *mine][:50]}],
+                **extra,
+            )
+            new_id = str(created["NatGateway"]["NatGatewayId"])
+        routes = [r for r in str(job.record.get("routes") or "").split(_SEP) if r]
+        for route in routes:
             table, destination = route.split(" ", 1)
-            await ec2.replace_route(RouteTableId=table, DestinationCidrBlock=destination, NatGatewayId=new_id)
-        return new_id
+            await job.guard()
+            try:
+                await ec2.replace_route(
+                    RouteTableId=table, DestinationCidrBlock=destination, NatGatewayId=new_id
+                )
+            except Exception as exc:
+                if not is_error(exc, "InvalidRoute.NotFound"):
+                    raise
+                await ec2.create_route(
+                    RouteTableId=table, DestinationCidrBlock=destination, NatGatewayId=new_id
+                )
+        return Restored(
+            "recreate_nat_gateway",
+            new_id,
+            {"allocation_id": allocation, "same_address": bool(kept), "routes": _SEP.join(routes) or None},
+        )
+
+
+RESTORES_TAG = "cloudthrift:restores-decision"  # on what an undo creates: a resumed undo finds it
+
+
+async def _restored_gateway(ec2: Any, subnet: str, decision_id: str) -> str | None:
+    answer = await ec2.describe_nat_gateways(Filter=[{"Name": "subnet-id", "Values": [subnet]}])
+    for gateway in answer.get("NatGateways", []):
+        if (
+            gateway.get("State") in ("pending", "available")
+            and tags_of(gateway).get(RESTORES_TAG) == decision_id
+        ):
+            return str(gateway["NatGatewayId"])
+    return None
+
+
+async def _new_address(ec2: Any, job: UndoJob, mine: list[dict[str, str]]) -> str:
+    """The released address is gone: a new one (tagged with the decision, so a retry reuses it)."""
+    answer = await ec2.describe_addresses(
+        Filters=[{"Name": f"tag:{RESTORES_TAG}", "Values": [job.decision_id]}]
+    )
+    if answer.get("Addresses"):
+        return str(answer["Addresses"][0]["AllocationId"])
+    await job.guard()
+    spec = [{"ResourceType": "elastic-ip", "Tags": mine}]
+    return str((await ec2.allocate_address(Domain="vpc", TagSpecifications=spec))["AllocationId"])
 
 
 def _allocations(job: Job) -> list[str]:

@@ -13,8 +13,10 @@ class the table lacks is reported with "price unknown" for the instance hour, ne
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +35,8 @@ from shared.kinds.base import (
     Priced,
     Refused,
     Remedy,
+    Restored,
+    UndoJob,
     Usage,
     tags_of,
 )
@@ -243,10 +247,11 @@ class SnapshotThenDelete(Remedy):
         "rds:DeleteDBInstance",
         "rds:CreateDBSnapshot",
         "rds:AddTagsToResource",
+        "rds:RestoreDBInstanceFromDBSnapshot",  # the undo
     )
     undo = (
-        "restore from the final snapshot with the same class, subnet group, parameter and option groups, "
-        "security groups, Multi-AZ and tags (a new endpoint unless the same identifier is reused)"
+        "restore from the final snapshot under the same identifier with the same class, subnet group, "
+        "parameter and option groups, security groups, Multi-AZ and tags"
     )
     keeps_snapshot = True
 
@@ -260,6 +265,7 @@ class SnapshotThenDelete(Remedy):
             return Refused(_PROTECTED)
         rds = await clients("rds")
         snapshot = final_snapshot_id(job.decision_id)
+        spec = await _spec(rds, job.resource_id)  # what an undo needs, read before the delete
         await job.guard()
         try:
             await rds.delete_db_instance(
@@ -273,7 +279,8 @@ class SnapshotThenDelete(Remedy):
                 return Refused(_PROTECTED)  # turned on in the moments since the re-check
             if not is_error(exc, *RdsInstance.gone_codes):
                 raise
-        return await self._finish(rds, job, already_gone=False)
+        done = await self._finish(rds, job, already_gone=False)
+        return replace(done, record={**done.record, SPEC: spec}) if spec else done
 
     async def rehearse(self, clients: Clients, job: Job) -> Done | Refused:
         """RDS has no DryRun: read what the real run reads, and say what it would do."""
@@ -304,16 +311,77 @@ class SnapshotThenDelete(Remedy):
                   "subnet_group": job.facts.get("subnet_group")}  # fmt: skip
         return Done(self.action, True, snapshot, already_gone, record)
 
-    async def restore(self, clients: Clients, record: Mapping[str, Any], identifier: str) -> str:
-        """The undo AWS allows: a new instance from the final snapshot, same class, Multi-AZ, subnet
-        group (parameter/option/security groups as the snapshot and the defaults give them)."""
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | Refused:
+        """A new instance from the final snapshot under the original identifier (so the same endpoint
+        name), with the recorded class, Multi-AZ, subnet, parameter and option groups, security groups
+        and tags. One that exists already is ours when tagged with the decision (a resumed undo)."""
         rds = await clients("rds")
-        extra = {"DBSubnetGroupName": record["subnet_group"]} if record.get("subnet_group") else {}
-        await rds.restore_db_instance_from_db_snapshot(
-            DBInstanceIdentifier=identifier,
-            DBSnapshotIdentifier=str(record["snapshot_id"]),
-            DBInstanceClass=str(record["instance_class"]),
-            MultiAZ=bool(record.get("multi_az")),
-            **extra,
-        )
-        return identifier
+        identifier = job.resource_id
+        spec = json.loads(str(job.record.get(SPEC) or "{}"))
+        tags = [*spec.pop("Tags", []), {"Key": RESTORES_TAG, "Value": job.decision_id}]
+        record = job.record
+        arguments: dict[str, Any] = {
+            "DBInstanceClass": record.get("instance_class"),
+            "MultiAZ": bool(record.get("multi_az")),
+            "DBSubnetGroupName": record.get("subnet_group"),
+            **spec,
+        }
+        await job.guard()
+        try:
+            await rds.restore_db_instance_from_db_snapshot(
+                DBInstanceIdentifier=identifier,
+                DBSnapshotIdentifier=str(job.snapshot_id or final_snapshot_id(job.decision_id)),
+                Tags=tags,
+                **{k: v for k, v in arguments.items() if v is not None},
+            )
+        except Exception as exc:
+            if is_error(exc, "DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"):
+                return await _existing(rds, identifier, job.decision_id)
+            if is_error(exc, "DBSnapshotNotFound", "DBSnapshotNotFoundFault"):
+                return Refused(f"the final snapshot {job.snapshot_id} no longer exists")
+            raise
+        return Restored("restore_db_instance_from_snapshot", identifier, {"snapshot_id": job.snapshot_id})
+
+
+SPEC = "db_instance_spec"  # the EXECUTED record's restore arguments, read before the delete, as JSON
+RESTORES_TAG = "cloudthrift:restores-decision"
+
+
+async def _spec(rds: Any, identifier: str) -> str | None:
+    """What an undo restores beyond the snapshot's own settings (groups, tags), read before deleting."""
+    try:
+        [raw] = (await rds.describe_db_instances(DBInstanceIdentifier=identifier))["DBInstances"]
+    except Exception as exc:
+        if is_error(exc, *RdsInstance.gone_codes):
+            return None
+        raise
+    # Default groups are what a restore gets anyway: only custom ones are named (moto lacks the defaults).
+    groups = [g for g in _names(raw.get("DBParameterGroups"), "DBParameterGroupName") if not _default(g)]
+    options = [g for g in _names(raw.get("OptionGroupMemberships"), "OptionGroupName") if not _default(g)]
+    security = [
+        g["VpcSecurityGroupId"] for g in raw.get("VpcSecurityGroups", []) if g.get("VpcSecurityGroupId")
+    ]
+    spec: dict[str, Any] = {
+        "DBParameterGroupName": groups[0] if groups else None,
+        "OptionGroupName": options[0] if options else None,
+        "VpcSecurityGroupIds": security or None,
+        "Tags": [
+            t for t in raw.get("TagList", []) if not str(t.get("Key")).startswith(("aws:", "cloudthrift:"))
+        ],
+    }
+    return json.dumps({k: v for k, v in spec.items() if v is not None}, sort_keys=True)
+
+
+def _names(items: Any, field: str) -> list[str]:
+    return [str(item[field]) for item in items or [] if item.get(field)]
+
+
+def _default(group: str) -> bool:
+    return group.startswith("default.") or group.startswith("default:")
+
+
+async def _existing(rds: Any, identifier: str, decision_id: str) -> Restored | Refused:
+    [raw] = (await rds.describe_db_instances(DBInstanceIdentifier=identifier))["DBInstances"]
+    if tags_of({"Tags": raw.get("TagList", [])}).get(RESTORES_TAG) == decision_id:
+        return Restored("restore_db_instance_from_snapshot", identifier, {"resumed": True})
+    return Refused(f"a DB instance named {identifier} exists again (not made by this undo): restore by hand")

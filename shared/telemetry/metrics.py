@@ -185,6 +185,12 @@ def record_execution(
         metrics.increment("cloudthrift.cost_avoided.monthly_usd", monthly_saving_usd, tags=tags)
 
 
+def record_restore(metrics: Metrics, outcome: str, *, kind: str, region: str, account_id: str) -> None:
+    """One undo outcome (issue 14): restored, restore_failed, or waiting (resumed later)."""
+    tags = {"kind": kind, "region": region, "account_id": account_id, "outcome": outcome}
+    metrics.increment("cloudthrift.restores", tags=tags)
+
+
 def record_gemini_usage(
     metrics: Metrics,
     *,

@@ -70,7 +70,7 @@ def test_do_not_delete_tag_means_keep():
 def test_elastic_ip_is_never_low_risk_without_a_reason():
     analysis = rules_analysis(address(idle_days=40), NOW)
     assert analysis.risk == "medium"
-    assert "cannot be recovered" in analysis.summary
+    assert "recovered only until AWS gives it to someone else" in analysis.summary
     assert analysis.recommendation == "delete"
     recent = rules_analysis(address(idle_days=3), NOW)
     assert recent.recommendation == "investigate"

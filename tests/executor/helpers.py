@@ -17,7 +17,16 @@ from botocore.exceptions import ClientError
 from services.executor.outcome import Outcome
 from services.scanner.rules import build_finding
 from shared.aws import AwsClients
-from shared.events import Analysis, ApprovalGranted, Approver, CostEstimate, DecisionKey, Envelope, Finding
+from shared.events import (
+    Analysis,
+    ApprovalGranted,
+    Approver,
+    CostEstimate,
+    DecisionKey,
+    Envelope,
+    Finding,
+    RestoreRequested,
+)
 from shared.kinds import kind_named
 from shared.kinds.pricing import load_prices
 from shared.ledger import Decision, Ledger, State
@@ -282,3 +291,10 @@ async def wait_until_executed(runtime: Any, key: DecisionKey, *, attempts: int) 
             break
         await asyncio.sleep(0.1)
     return decision
+
+
+def restore_request(key: DecisionKey, decision_id: str, who: Approver = ALICE) -> Envelope[RestoreRequested]:
+    """The undo request the CLI or the Undo button sends (issue 14)."""
+    return Envelope.wrap(
+        RestoreRequested(decision_id=decision_id, key=key, requested_by=who, requested_at=datetime.now(UTC))
+    )

@@ -73,7 +73,10 @@ async def test_the_card_shows_the_outcome_and_loses_its_buttons(ledger, ec2, mak
     assert shown[skipped_id]["content"].startswith("⏭️ Skipped elastic-ip")
     assert "associated again" in shown[skipped_id]["content"]
     assert shown[failed_id]["content"].startswith("❌ Failed")
-    assert all(message["components"] == [] for message in shown.values())
+    assert shown[skipped_id]["components"] == shown[failed_id]["components"] == []
+    # The approval buttons are gone; a real clean-up with an undo gets the Undo button (issue 14).
+    [row] = shown[done_id]["components"]
+    assert [(b["label"], b["custom_id"][:8]) for b in row["components"]] == [("Undo", "ct:undo:")]
     assert all(message["embeds"] for message in shown.values())  # the card's facts stay
 
 

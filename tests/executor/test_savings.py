@@ -114,6 +114,20 @@ def test_an_undone_clean_up_stops_saving_but_keeps_what_it_avoided() -> None:
     assert series[-1] == (report.as_of, report.avoided_to_date_usd)
 
 
+def test_an_undo_under_way_no_longer_counts_as_saving_but_a_failed_one_does() -> None:
+    """RESTORING: the undo was asked for, the resource is coming back; RESTORE_FAILED: it did not."""
+    base = {"month": "2026-11", "kind": "ebs-volume", "region": "us-east-1", "approver": "alice"}
+    restoring = executed("73.00", **base)
+    restoring = Decision(dict(restoring.attrs) | {"state": "RESTORING"})
+    failed = executed("7.30", **base)
+    failed = Decision(dict(failed.attrs) | {"state": "RESTORE_FAILED"})
+
+    report = summarize([restoring, failed], now=datetime(2026, 12, 15, 10, tzinfo=UTC))
+
+    assert (report.undone, report.executed, report.realised_monthly_usd) == (1, 1, Decimal("7.30"))
+    assert report.to_json()["realised"]["by_month"] == {"2026-11": "7.30"}
+
+
 def test_time_from_finding_to_decision_is_a_median_and_a_90th_percentile() -> None:
     found = datetime(2026, 11, 1, tzinfo=UTC)
     decided = [

@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from services.executor.handler import handle_approval
+from services.executor.restore import handle_restore
 from shared.aws import AwsClients
 from shared.kinds.classic_load_balancer import REQUESTS
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
-from tests.executor.helpers import approve, state_of
+from tests.executor.helpers import approve, restore_request, state_of
 from tests.kinds.usage_helpers import REGION, backdate, finding_of, put, verdicts
 
 __all__ = ["aws", "botocore_session", "clock", "ledger", "make_deps", "metrics", "reporter"]
@@ -65,6 +66,35 @@ async def test_delete_records_the_configuration(aws: AwsClients, ledger: Any, ma
     assert configuration["LoadBalancerName"] == name
     [listener] = configuration["ListenerDescriptions"]
     assert listener["Listener"]["InstancePort"] == 8080
+
+
+async def test_the_undo_recreates_it_from_the_recorded_configuration(
+    aws: AwsClients, ledger: Any, make_deps: Any
+) -> None:
+    name = await _balancer(aws, "legacy-web-elb")
+    elb = await aws.client("elb", REGION)
+    health = {"Target": "HTTP:8080/health", "Interval": 15, "Timeout": 5, "UnhealthyThreshold": 3,
+              "HealthyThreshold": 4}  # fmt: skip
+    await elb.configure_health_check(LoadBalancerName=name, HealthCheck=health)
+    await elb.add_tags(LoadBalancerNames=[name], Tags=[{"Key": "team", "Value": "web"}])
+    [before] = (await elb.describe_load_balancers(LoadBalancerNames=[name]))["LoadBalancerDescriptions"]
+    assert before["Subnets"] and before["HealthCheck"]["Target"] == "HTTP:8080/health"
+    finding = await finding_of(aws, "classic-load-balancer", name)
+    event = await approve(ledger, finding)
+    await handle_approval(event, make_deps())
+    assert not await _exists(aws, name)
+
+    await handle_restore(restore_request(finding.key, event.payload.decision_id), make_deps())
+
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.RESTORED and decision.get("restored_resource_id") == name
+    [after] = (await elb.describe_load_balancers(LoadBalancerNames=[name]))["LoadBalancerDescriptions"]
+    # Subnets, not zones: moto leaves AvailabilityZones empty on a balancer created in subnets, as every
+    # Classic Load Balancer now is (EC2-Classic is retired); AWS derives the zones from the subnets.
+    for field in ("ListenerDescriptions", "Subnets", "Scheme", "HealthCheck"):
+        assert after[field] == before[field], field
+    tags = (await elb.describe_tags(LoadBalancerNames=[name]))["TagDescriptions"][0]["Tags"]
+    assert {"Key": "team", "Value": "web"} in tags
 
 
 async def test_requests_after_approval_skip_it(aws: AwsClients, ledger: Any, make_deps: Any) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from services.executor.handler import ExecutorDeps, handle_approval
+from services.executor.restore import handle_restore
+from shared.errors import TransientError
 from shared.events import Approver
 from shared.kinds import check_named, kind_named
 from shared.kinds.base import Done, Job, Observation
@@ -24,6 +26,7 @@ from tests.executor.helpers import (
     client_error,
     instance,
     observe,
+    restore_request,
     state_of,
 )
 
@@ -176,15 +179,27 @@ async def test_a_modification_still_modifying_is_waited_for_until_usable(ec2: An
     assert spy.describe_calls >= 2  # once before acting, then until usable
 
 
-async def test_revert_modifies_back_to_gp2(ec2: Any, aws: Any) -> None:
+async def test_the_undo_modifies_back_to_gp2_or_waits_for_the_six_hour_window(
+    ec2: Any, ledger: Ledger, make_deps: Callable[..., ExecutorDeps]
+) -> None:
     volume_id = await attached_gp2(ec2, 500)
-    job = job_for(volume_id, await spy_clients(aws, Spy()))
-    done = await ModifyToGp3().apply(job.clients, job.job)
-    assert isinstance(done, Done)
-    reverted = await ModifyToGp3().revert(job.clients, done.record)
-    assert isinstance(reverted, Done) and reverted.action == "modify_to_gp2"
+    finding = await observe(ec2, "ebs-volume", volume_id, CHECK)
+    event = await approve(ledger, finding)
+    await handle_approval(event, make_deps())
+    request = restore_request(finding.key, event.payload.decision_id)
+    # Within 6 hours of the change AWS refuses (moto does not enforce the window): a wait, not a failure.
+    refuse = client_error("VolumeModificationRateExceeded", "ModifyVolume")
+    with pytest.raises(TransientError, match="6 hours"):
+        await handle_restore(request, make_deps(wrap=lambda c: Wrapped(c, "modify_volume", raise_=refuse)))
+    waiting = await state_of(ledger, finding.key)
+    assert waiting.state is State.RESTORING and "6 hours" in waiting.get("restore_waiting")
+
+    await handle_restore(request, make_deps())  # the request comes back once the window allows it
+
+    restored = await state_of(ledger, finding.key)
+    assert restored.state is State.RESTORED and restored.get("restored_resource_id") == volume_id
     [volume] = (await ec2.describe_volumes(VolumeIds=[volume_id]))["Volumes"]
-    assert volume["VolumeType"] == "gp2"
+    assert (volume["VolumeType"], volume["State"]) == ("gp2", "in-use")
 
 
 # --- a spy around the real EC2 client: records ModifyVolume calls, can report AWS's slower states ---

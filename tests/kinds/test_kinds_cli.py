@@ -37,12 +37,13 @@ def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
     assert remedies["delete"]["undo"] is None
     assert "6 hours" in remedies["modify-to-gp3"]["undo"]
     [release] = described["elastic-ip"]["remedies"]
-    assert release["undo"] is None and "ec2:ReleaseAddress" in release["permissions"]
+    assert release["undo"].startswith("allocate the same public IP again")
+    assert {"ec2:ReleaseAddress", "ec2:AllocateAddress"} <= set(release["permissions"])
     assert "public_ip" not in described["elastic-ip"]["gemini_facts"]
 
 
 def test_kinds_says_plainly_which_remedies_cannot_be_undone() -> None:
     result = CliRunner().invoke(app, ["kinds"])
     assert result.exit_code == 0, result.output
-    assert "remedy release: release the address (undo: none: it cannot be undone)" in result.output
+    assert "remedy delete: delete the snapshot (undo: none: it cannot be undone)" in result.output
     assert "check unattached:" in result.output and "executor needs:" in result.output

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.executor.handler import handle_approval
+from services.executor.restore import handle_restore
 from shared.aws import AwsClients
 from shared.kinds.base import Observation, Usage
 from shared.kinds.load_balancer import (
@@ -22,7 +23,7 @@ from shared.kinds.load_balancer import (
 from shared.kinds.signals import read_signals
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
-from tests.executor.helpers import approve, state_of
+from tests.executor.helpers import approve, restore_request, state_of
 from tests.kinds.usage_helpers import REGION, backdate, finding_of, put, verdicts
 
 __all__ = ["aws", "botocore_session", "clock", "ledger", "make_deps", "metrics", "reporter"]
@@ -164,6 +165,50 @@ async def test_delete_then_its_own_target_groups_only(aws: AwsClients, ledger: A
     [group] = configuration["TargetGroups"]
     assert group["TargetGroupName"] == "gone-web" and len(group["Targets"]) == 1
     assert [listener["Port"] for listener in configuration["Listeners"]] == [80]
+
+
+async def test_the_undo_recreates_it_its_target_group_and_listener(
+    aws: AwsClients, ledger: Any, make_deps: Any
+) -> None:
+    arn = await _balancer(aws, "undone-alb")
+    own = await _with_target(aws, arn, "undone-web")
+    elbv2 = await aws.client("elbv2", REGION)
+    await elbv2.modify_target_group(
+        TargetGroupArn=own, HealthCheckPath="/healthz", HealthCheckIntervalSeconds=15
+    )
+    [before] = (await elbv2.describe_load_balancers(LoadBalancerArns=[arn]))["LoadBalancers"]
+    [group_before] = (await elbv2.describe_target_groups(TargetGroupArns=[own]))["TargetGroups"]
+    targets_before = (await elbv2.describe_target_health(TargetGroupArn=own))["TargetHealthDescriptions"]
+    finding = await finding_of(aws, "load-balancer", arn)
+    event = await approve(ledger, finding)
+    await handle_approval(event, make_deps())
+    assert not await _exists(aws, arn)
+
+    await handle_restore(restore_request(finding.key, event.payload.decision_id), make_deps())
+
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.RESTORED, decision.get("restore_error")
+    new_arn = decision.get("restored_resource_id")
+    [after] = (await elbv2.describe_load_balancers(LoadBalancerArns=[new_arn]))["LoadBalancers"]
+    for field in ("LoadBalancerName", "Type", "Scheme", "VpcId", "AvailabilityZones", "IpAddressType"):
+        assert after.get(field) == before.get(field), field
+    [listener] = (await elbv2.describe_listeners(LoadBalancerArn=new_arn))["Listeners"]
+    [action] = listener["DefaultActions"]
+    [group] = (await elbv2.describe_target_groups(TargetGroupArns=[action["TargetGroupArn"]]))["TargetGroups"]
+    for field in (
+        "TargetGroupName",
+        "Protocol",
+        "Port",
+        "VpcId",
+        "HealthCheckPath",
+        "HealthCheckIntervalSeconds",
+    ):
+        assert group[field] == group_before[field], field
+    targets = (await elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"]))[
+        "TargetHealthDescriptions"
+    ]
+    assert [t["Target"]["Id"] for t in targets] == [t["Target"]["Id"] for t in targets_before]
+    assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
 
 
 async def test_deletion_protection_is_refused_in_dry_run_and_for_real(

@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 
 from services.executor.handler import handle_approval
+from services.executor.restore import handle_restore
 from services.scanner.rules import ScanPolicy, classify
-from shared.aws import AwsClients, RegionClients
+from shared.aws import AwsClients
 from shared.kinds import kind_named
 from shared.kinds.base import Observation, Usage
-from shared.kinds.nat_gateway import KEEP_ADDRESS_TAG, NAT_METRICS, Delete, NoTraffic
+from shared.kinds.nat_gateway import KEEP_ADDRESS_TAG, NAT_METRICS, NoTraffic
 from shared.kinds.signals import read_signals
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
-from tests.executor.helpers import approve, state_of
+from tests.executor.helpers import approve, restore_request, state_of
 from tests.kinds.usage_helpers import REGION, backdate, finding_of, put, put_all, verdicts
 
 __all__ = ["aws", "botocore_session", "clock", "ledger", "make_deps", "metrics", "reporter"]
@@ -154,6 +155,30 @@ async def test_delete_then_release_the_address(aws: AwsClients, ledger, make_dep
     assert Decimal(decision.get("realised_monthly_saving_usd")) == finding.cost.monthly_usd
 
 
+async def test_the_undo_of_a_released_address_gets_a_new_one_and_the_routes(
+    aws: AwsClients, ledger, make_deps
+) -> None:
+    finding, _, allocation, table = await _idle_finding(aws, {"Name": "staging-nat"})
+    event = await approve(ledger, finding)
+    await handle_approval(event, make_deps())
+    request = restore_request(finding.key, event.payload.decision_id)
+    await handle_restore(request, make_deps())
+
+    restored = await state_of(ledger, finding.key)
+    assert restored.state is State.RESTORED
+    ec2 = await aws.client("ec2", REGION)
+    [again] = (await ec2.describe_nat_gateways(NatGatewayIds=[restored.get("restored_resource_id")]))[
+        "NatGateways"
+    ]
+    assert again["SubnetId"] == finding.facts["subnet_id"]
+    assert again["NatGatewayAddresses"][0]["AllocationId"] != allocation  # the old IP was released
+    assert {t["Key"]: t["Value"] for t in again["Tags"]}["Name"] == "staging-nat"
+    routes = (await ec2.describe_route_tables(RouteTableIds=[table]))["RouteTables"][0]["Routes"]
+    assert [r["NatGatewayId"] for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"] == [
+        again["NatGatewayId"]
+    ]
+
+
 async def test_traffic_after_approval_skips_it(aws: AwsClients, ledger, make_deps) -> None:
     finding, gateway, allocation, _ = await _idle_finding(aws)
     event = await approve(ledger, finding)
@@ -177,8 +202,10 @@ async def test_kept_address_makes_the_undo_exact(aws: AwsClients, ledger, make_d
     [address] = (await ec2.describe_addresses(AllocationIds=[allocation]))["Addresses"]
     if address.get("AssociationId"):
         await ec2.disassociate_address(AssociationId=address["AssociationId"])
-    record = {name: decision.get(name) for name in ("subnet_id", "routes", "kept_allocation_ids")}
-    new_id = await Delete().recreate(RegionClients(aws, REGION), record)
+    await handle_restore(restore_request(finding.key, decision.decision_id), make_deps())
+    restored = await state_of(ledger, finding.key)
+    assert restored.state is State.RESTORED, restored.get("restore_error")
+    new_id = restored.get("restored_resource_id")
 
     again = (await ec2.describe_nat_gateways(NatGatewayIds=[new_id]))["NatGateways"][0]
     original = kind_named("nat-gateway").observe(

@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from services.executor.handler import handle_approval
-from shared.aws import AwsClients, RegionClients
+from services.executor.restore import handle_restore
+from shared.aws import AwsClients
 from shared.kinds.base import Observation, Usage
-from shared.kinds.rds_instance import CONNECTIONS, DECISION_TAG, NoConnections, SnapshotThenDelete
+from shared.kinds.rds_instance import CONNECTIONS, DECISION_TAG, NoConnections
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
-from tests.executor.helpers import approve, state_of
+from tests.executor.helpers import approve, restore_request, state_of
 from tests.kinds.usage_helpers import REGION, backdate, finding_of, put, verdicts
 
 __all__ = ["aws", "botocore_session", "clock", "ledger", "make_deps", "metrics", "reporter"]
@@ -106,11 +107,16 @@ async def test_delete_keeps_a_tagged_final_snapshot_and_restores_from_it(
     assert {"Key": DECISION_TAG, "Value": event.payload.decision_id} in tags
     assert Decimal(decision.get("realised_monthly_saving_usd")) == finding.cost.net_monthly_saving_usd
 
-    record = {k: decision.get(k) for k in ("snapshot_id", "instance_class", "multi_az", "subnet_group")}
-    # Another identifier: moto names its automated snapshot rds:<id>-<minute>, and the deleted
-    # instance's automated one (kept on purpose) is still there under the same name this minute.
-    restored = await SnapshotThenDelete().restore(RegionClients(aws, REGION), record, f"{name}-restored")
-    [again] = (await rds.describe_db_instances(DBInstanceIdentifier=restored))["DBInstances"]
+    # moto names the automated snapshot of an instance `rds:<id>-<minute>`, and the deleted one's (kept on
+    # purpose) would collide with the restored one's within the same minute; AWS's never collide.
+    automated = await rds.describe_db_snapshots(DBInstanceIdentifier=name, SnapshotType="automated")
+    for snapshot in automated["DBSnapshots"]:
+        await rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot["DBSnapshotIdentifier"])
+    await handle_restore(restore_request(finding.key, decision.decision_id), make_deps())
+    restored = await state_of(ledger, finding.key)
+    assert restored.state is State.RESTORED, restored.get("restore_error")
+    assert restored.get("restored_resource_id") == name  # the same identifier, so the same endpoint name
+    [again] = (await rds.describe_db_instances(DBInstanceIdentifier=name))["DBInstances"]
     assert (again["DBInstanceClass"], again["MultiAZ"], again["Engine"]) == ("db.t3.medium", True, "postgres")
     assert again["AllocatedStorage"] == finding.facts["allocated_gib"]
 

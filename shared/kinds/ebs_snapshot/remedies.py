@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from shared.aws import is_error
 from shared.events import CostLine
-from shared.kinds.base import Clients, Done, Job, Observation, Refused, Remedy, expect_dry_run_ok
+from shared.kinds.base import (
+    Clients,
+    Done,
+    Job,
+    NotYet,
+    Observation,
+    Refused,
+    Remedy,
+    Restored,
+    UndoJob,
+    expect_dry_run_ok,
+)
 from shared.kinds.ebs_snapshot.kind import ARCHIVE_PRICE, EbsSnapshot, billed_gb
+from shared.kinds.ebs_volume.remedies import TIER_RETRY, ask_standard_tier
 from shared.kinds.pricing import Rates, line
 
 
@@ -18,7 +27,12 @@ class Archive(Remedy):
     summary = (
         "move the snapshot to the archive tier (full size at $0.0125/GB-month in us-east-1, 90-day minimum)"
     )
-    permissions = ("ec2:DescribeSnapshots", "ec2:ModifySnapshotTier", "ec2:RestoreSnapshotTier")  # and undo
+    permissions = (
+        "ec2:DescribeSnapshots",
+        "ec2:ModifySnapshotTier",
+        "ec2:RestoreSnapshotTier",
+        "ec2:DescribeSnapshotTierStatus",
+    )  # fmt: skip  (the last two: the undo)
     undo = "restore it to the standard tier (RestoreSnapshotTier; takes up to 72 hours)"
 
     def residual(self, observation: Observation, rates: Rates) -> CostLine:
@@ -49,11 +63,24 @@ class Archive(Remedy):
         )
         return Done(self.action, keeps_snapshot=True)
 
-    async def revert(self, clients: Clients, record: Mapping[str, Any]) -> Done:
-        """Back to the standard tier for good (issue 14's undo calls this); AWS takes up to 72 hours."""
-        snapshot_id = str(record["archived_snapshot_id"])
-        await (await clients("ec2")).restore_snapshot_tier(SnapshotId=snapshot_id, PermanentRestore=True)
-        return Done("restore_snapshot_tier", record={"snapshot_id": snapshot_id})
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | NotYet | Refused:
+        """Back to the standard tier for good: asked once, then waited for (AWS takes up to 72 hours)."""
+        snapshot_id = str(job.record.get("archived_snapshot_id") or job.resource_id)
+        ec2 = await clients("ec2")
+        for attempt in range(2):  # look, ask, look again (moto, and small snapshots, finish at once)
+            try:
+                answer = await ec2.describe_snapshots(SnapshotIds=[snapshot_id])
+            except Exception as exc:
+                if is_error(exc, *EbsSnapshot.gone_codes):
+                    return Refused(f"snapshot {snapshot_id} no longer exists: nothing to bring back")
+                raise
+            if answer["Snapshots"][0].get("StorageTier") != "archive":
+                return Restored("restore_snapshot_tier", snapshot_id, {"storage_tier": "standard"})
+            if attempt == 0:
+                await ask_standard_tier(ec2, snapshot_id, job.guard)
+        return NotYet(
+            f"snapshot {snapshot_id} is being restored to the standard tier (up to 72 hours)", TIER_RETRY
+        )
 
 
 @EbsSnapshot.remedy("delete")

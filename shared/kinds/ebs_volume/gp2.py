@@ -11,20 +11,21 @@ saves) is not reported (`Check.saves_only`).
 Unattached gp2 volumes are the unattached check's (the listing asks for `in-use` only): no volume gets
 two cards. The change is online (no detach, no downtime) and is billed at the new type from the start
 of the modification; AWS allows one modification per volume every 6 hours, so the undo (back to gp2,
-`ModifyToGp3.revert`) may have to wait.
+`ModifyToGp3.restore`) may have to wait.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_fixed
 
 from shared.aws import is_error
+from shared.aws_errors import error_code
 from shared.events import CostLine, Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, confidence, usd
 from shared.kinds.base import (
@@ -32,9 +33,12 @@ from shared.kinds.base import (
     Clients,
     Done,
     Job,
+    NotYet,
     Observation,
     Refused,
     Remedy,
+    Restored,
+    UndoJob,
     Usage,
     expect_dry_run_ok,
 )
@@ -50,6 +54,7 @@ USABLE = frozenset({"optimizing", "completed"})
 IN_PROGRESS = frozenset({"modifying", "optimizing"})
 _POLL_SECONDS = 15
 SIX_HOURS_NOTE = "AWS allows one modification per volume every 6 hours: the revert waits until then"
+REVERT_RETRY = timedelta(minutes=15)  # SQS's longest delay; the undo is asked again until AWS allows it
 
 
 @dataclass(frozen=True)
@@ -199,20 +204,28 @@ class ModifyToGp3(Remedy):
         )
         return Done(self.action, keeps_snapshot=True, record=_record(job, target, None))
 
-    async def revert(self, clients: Clients, record: Mapping[str, Any]) -> Done | Refused:
-        """Back to gp2 (issue 14's undo calls this): AWS refuses within 6 hours of the last change, and
-        that refusal is a result saying when to try again, not an error."""
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | NotYet | Refused:
+        """Back to gp2 (its IOPS and throughput follow its size again). AWS refuses within 6 hours of
+        the last change: that is a wait (`NotYet`), resumed every 15 minutes, not a failure."""
         ec2 = await clients("ec2")
-        volume_id = str(record["volume_id"])
+        volume_id = str(job.record.get("volume_id") or job.resource_id)
+        original = str(job.record.get("original_volume_type") or "gp2")
+        raw = await EbsVolume().describe(clients, volume_id)
+        if raw is None:
+            return Refused(f"volume {volume_id} no longer exists: there is nothing to modify back")
+        busy = await _modification_in_progress(ec2, volume_id)
+        if raw.get("VolumeType") == original and busy is None:
+            return Restored("modify_back_to_gp2", volume_id, {"volume_type": original})  # an earlier attempt
+        if busy is not None:
+            return NotYet(busy, REVERT_RETRY)
+        await job.guard()
         try:
-            await ec2.modify_volume(
-                VolumeId=volume_id, VolumeType=str(record.get("original_volume_type") or "gp2")
-            )
+            await ec2.modify_volume(VolumeId=volume_id, VolumeType=original)
         except Exception as exc:
             if is_error(exc, "IncorrectModificationState", "VolumeModificationRateExceeded"):
-                return Refused(f"not yet: {SIX_HOURS_NOTE} ({exc})")
+                return NotYet(f"{SIX_HOURS_NOTE} ({error_code(exc)})", REVERT_RETRY)
             raise
-        return Done("modify_to_gp2", record={"volume_id": volume_id})
+        return Restored("modify_back_to_gp2", volume_id, {"volume_type": original})
 
 
 def _arguments(target: Gp3Target) -> dict[str, Any]:

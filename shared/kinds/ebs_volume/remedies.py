@@ -1,5 +1,11 @@
 """Deleting an EBS volume: after a snapshot tagged with the decision (the default), or outright.
 
+Undo (`SnapshotThenDelete.restore`): a volume created from the safety snapshot in the same Availability
+Zone with the same type, size, IOPS, throughput, encryption and KMS key and the volume's own tags (not
+ours), all read from the volume right before it was deleted (`volume_spec` in the EXECUTED record). An
+archived snapshot is first restored to the standard tier (RestoreSnapshotTier, up to 72 hours): the
+undo answers `NotYet` until it is, and the executor resumes it later. The restored volume has a new id.
+
 The safety snapshot is found by its decision-id tag before one is created, so a redelivered or replayed
 approval reuses the snapshot an earlier, crashed attempt made instead of making a second one. Creating
 a snapshot takes minutes on real AWS (moto completes it at once): the wait is bounded by
@@ -9,13 +15,27 @@ resumes (the queue's heartbeat keeps the message invisible, and the claim is ren
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from shared.aws import is_error
 from shared.events import CostLine
-from shared.kinds.base import Clients, Done, Job, Observation, Refused, Remedy, expect_dry_run_ok
+from shared.kinds.base import (
+    Clients,
+    Done,
+    Job,
+    NotYet,
+    Observation,
+    Refused,
+    Remedy,
+    Restored,
+    UndoJob,
+    expect_dry_run_ok,
+    tags_of,
+)
 from shared.kinds.ebs_volume.kind import EbsVolume
 from shared.kinds.pricing import Rates, line
 
@@ -24,6 +44,9 @@ VOLUME_TAG = "cloudthrift:volume-id"
 APPROVER_TAG = "cloudthrift:approver"
 _WAIT_DELAY_SECONDS = 15  # botocore's own delay for snapshot_completed
 _MAX_TAGS = 50
+SPEC = "volume_spec"  # the EXECUTED record's CreateVolume arguments, as JSON
+# An archived snapshot takes up to 72 hours to come back: asked again every 15 minutes (SQS's ceiling).
+TIER_RETRY = timedelta(minutes=15)
 
 
 @EbsVolume.remedy("delete")
@@ -62,8 +85,10 @@ class Delete(Remedy):
 class SnapshotThenDelete(Delete):
     action = "snapshot_then_delete"
     summary = "snapshot the volume (tagged with the decision), wait for it, then delete the volume"
+    # The clean-up, then its undo (a volume from the snapshot, restored from the archive tier first).
     permissions = ("ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:CreateSnapshot", "ec2:CreateTags",
-                   "ec2:DeleteVolume")  # fmt: skip
+                   "ec2:DeleteVolume", "ec2:CreateVolume", "ec2:DescribeSnapshotTierStatus",
+                   "ec2:RestoreSnapshotTier", "kms:CreateGrant", "kms:Decrypt")  # fmt: skip
     undo = "create a volume from the kept snapshot"
     keeps_snapshot = True
 
@@ -74,7 +99,47 @@ class SnapshotThenDelete(Delete):
 
     async def apply(self, clients: Clients, job: Job) -> Done | Refused:
         ec2 = await clients("ec2")
-        return await self._delete(ec2, job, await self._snapshot(ec2, job))
+        spec = await volume_spec(ec2, job.resource_id)  # what an undo needs, read before anything changes
+        done = await self._delete(ec2, job, await self._snapshot(ec2, job))
+        if isinstance(done, Done) and spec is not None:
+            return Done(done.action, done.keeps_snapshot, done.snapshot_id, done.already_gone,
+                        {**done.record, SPEC: json.dumps(spec, sort_keys=True)})  # fmt: skip
+        return done
+
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | NotYet | Refused:
+        """A new volume from the safety snapshot, as the deleted one was (same AZ, type, size, IOPS,
+        throughput, encryption, KMS key, tags); reused when an earlier attempt already made it."""
+        if not job.snapshot_id:
+            return Refused("no safety snapshot was recorded for this decision: nothing to restore from")
+        ec2 = await clients("ec2")
+        answer = await ec2.describe_snapshots(SnapshotIds=[job.snapshot_id])
+        snapshots = answer.get("Snapshots") or []
+        if not snapshots:
+            return Refused(f"the safety snapshot {job.snapshot_id} no longer exists")
+        snapshot = snapshots[0]
+        if snapshot.get("StorageTier") == "archive":
+            return await _unarchive(ec2, job, snapshot)
+        spec = _spec_of(job, snapshot)
+        existing = await _restored_volume(ec2, job.snapshot_id, str(spec["AvailabilityZone"]))
+        if existing is not None:
+            return Restored("create_volume_from_snapshot", existing, {"snapshot_id": job.snapshot_id})
+        await job.guard()
+        created = await ec2.create_volume(
+            SnapshotId=job.snapshot_id,
+            # Idempotent on AWS for a retried call (a client token per decision and snapshot).
+            ClientToken=f"ct-{job.decision_id}"[:64],
+            **{k: v for k, v in spec.items() if k != "Tags"},
+            **(
+                {"TagSpecifications": [{"ResourceType": "volume", "Tags": spec["Tags"]}]}
+                if spec["Tags"]
+                else {}
+            ),
+        )
+        return Restored(
+            "create_volume_from_snapshot",
+            str(created["VolumeId"]),
+            {"snapshot_id": job.snapshot_id, "original_volume_id": job.resource_id},
+        )
 
     async def rehearse(self, clients: Clients, job: Job) -> Done:
         ec2 = await clients("ec2")
@@ -105,6 +170,103 @@ class SnapshotThenDelete(Delete):
                 SnapshotIds=[snapshot_id], WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
             )
         return snapshot_id
+
+
+async def volume_spec(ec2: Any, volume_id: str) -> dict[str, Any] | None:
+    """The CreateVolume arguments that make the same volume again, or None when it is already gone."""
+    try:
+        answer = await ec2.describe_volumes(VolumeIds=[volume_id])
+    except Exception as exc:
+        if is_error(exc, *EbsVolume.gone_codes):
+            return None
+        raise
+    volumes = answer.get("Volumes") or []
+    if not volumes:
+        return None
+    raw = volumes[0]
+    spec: dict[str, Any] = {
+        "AvailabilityZone": raw["AvailabilityZone"],
+        "VolumeType": raw.get("VolumeType"),
+        "Size": raw.get("Size"),
+        "Encrypted": bool(raw.get("Encrypted")),
+        "Tags": own_tags(tags_of(raw)),
+    }
+    # IOPS are set only where the type takes them (gp2 reports its baseline, which CreateVolume refuses).
+    if raw.get("VolumeType") in ("io1", "io2", "gp3") and raw.get("Iops"):
+        spec["Iops"] = raw["Iops"]
+    if raw.get("VolumeType") == "gp3" and raw.get("Throughput"):
+        spec["Throughput"] = raw["Throughput"]
+    if raw.get("KmsKeyId"):
+        spec["KmsKeyId"] = raw["KmsKeyId"]
+    if raw.get("MultiAttachEnabled"):
+        spec["MultiAttachEnabled"] = True
+    return spec
+
+
+def own_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """The volume's own tags: AWS's reserved `aws:` ones cannot be set, CloudThrift's are not its own."""
+    return [
+        {"Key": key, "Value": value}
+        for key, value in tags.items()
+        if not key.startswith(("aws:", "cloudthrift:"))
+    ][:_MAX_TAGS]
+
+
+def _spec_of(job: UndoJob, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """The recorded spec; for a decision executed before it was recorded (or whose volume was already
+    gone), the approved facts and tags, and the snapshot's own encryption and key."""
+    raw = job.record.get(SPEC)
+    if raw:
+        return dict(json.loads(str(raw)))
+    facts = job.facts
+    spec: dict[str, Any] = {
+        "AvailabilityZone": facts.get("availability_zone"),
+        "VolumeType": facts.get("volume_type"),
+        "Size": facts.get("size_gib"),
+        "Encrypted": bool(snapshot.get("Encrypted")),
+        "Tags": own_tags(job.tags),
+    }
+    if facts.get("volume_type") in ("io1", "io2", "gp3") and facts.get("iops"):
+        spec["Iops"] = facts["iops"]
+    if facts.get("volume_type") == "gp3" and facts.get("throughput_mibps"):
+        spec["Throughput"] = facts["throughput_mibps"]
+    if snapshot.get("KmsKeyId"):
+        spec["KmsKeyId"] = snapshot["KmsKeyId"]
+    return spec
+
+
+async def _restored_volume(ec2: Any, snapshot_id: str, zone: str) -> str | None:
+    """A volume an earlier attempt created from this snapshot in that zone (crash after CreateVolume)."""
+    answer = await ec2.describe_volumes(
+        Filters=[
+            {"Name": "snapshot-id", "Values": [snapshot_id]},
+            {"Name": "availability-zone", "Values": [zone]},
+        ]
+    )
+    alive = [v for v in answer.get("Volumes", []) if v.get("State") not in ("deleting", "deleted", "error")]
+    alive.sort(key=lambda v: (str(v.get("CreateTime")), v["VolumeId"]))
+    return str(alive[0]["VolumeId"]) if alive else None
+
+
+async def _unarchive(ec2: Any, job: UndoJob, snapshot: Mapping[str, Any]) -> NotYet:
+    """Ask once for a permanent restore to the standard tier, then wait for it (up to 72 hours)."""
+    await ask_standard_tier(ec2, str(snapshot["SnapshotId"]), job.guard)
+    return NotYet(
+        f"the safety snapshot {snapshot['SnapshotId']} is archived: it is being restored to the standard "
+        "tier (up to 72 hours) before the volume is created",
+        TIER_RETRY,
+    )
+
+
+async def ask_standard_tier(ec2: Any, snapshot_id: str, guard: Callable[[], Awaitable[None]]) -> None:
+    """RestoreSnapshotTier(PermanentRestore) unless a restore of it is already under way."""
+    status = await ec2.describe_snapshot_tier_status(
+        Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}]
+    )
+    states = [str(s.get("LastTieringOperationStatus") or "") for s in status.get("SnapshotTierStatuses", [])]
+    if not any(state.endswith("restore-in-progress") for state in states):
+        await guard()
+        await ec2.restore_snapshot_tier(SnapshotId=snapshot_id, PermanentRestore=True)
 
 
 async def find_snapshot(ec2: Any, decision_id: str) -> Mapping[str, Any] | None:

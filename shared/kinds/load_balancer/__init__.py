@@ -4,7 +4,7 @@ remedy that deletes it with the target groups only it used (`remedies`) (docs/AR
 checks, remedies").
 """
 
-from shared.kinds.load_balancer import no_requests, no_targets, remedies
+from shared.kinds.load_balancer import no_requests, no_targets, recreate, remedies
 from shared.kinds.load_balancer.kind import (
     ACTIVE_FLOWS,
     NEW_FLOWS,
@@ -27,5 +27,6 @@ __all__ = [
     "metric_dimension",
     "no_requests",
     "no_targets",
+    "recreate",
     "remedies",
 ]

@@ -6,7 +6,8 @@ so) but never deleted: the remedy refuses it, in a dry run as for real. AWS refu
 
 Undo: recreate it from the configuration recorded with the decision (scheme, subnets, security groups,
 listeners with their certificates and default actions, target groups with health checks and targets).
-The DNS name changes: the card says so. Listener rules beyond the default action are not recorded yet.
+The DNS name changes: the card says so. Listener rules beyond the default action are not recorded yet,
+so they are not recreated either (recreate.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from shared.aws import is_error
-from shared.kinds.base import Clients, Done, Job, Refused, Remedy
+from shared.kinds.base import Clients, Done, Job, Refused, Remedy, Restored, UndoJob
 from shared.kinds.load_balancer.kind import SEP, LoadBalancer
+from shared.kinds.load_balancer.recreate import recreate
 
 
 @LoadBalancer.remedy("delete")
@@ -32,6 +34,12 @@ class Delete(Remedy):
         "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DeleteLoadBalancer",
         "elasticloadbalancing:DeleteTargetGroup",
+        # the undo
+        "elasticloadbalancing:CreateLoadBalancer",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:AddTags",
     )
     undo = (
         "recreate it from the recorded configuration (scheme, subnets, security groups, listeners, "
@@ -65,6 +73,11 @@ class Delete(Remedy):
         """The load balancer is gone: finish deleting the target groups only it used."""
         await _delete_groups(await clients("elbv2"), job)
         return Done(self.action, already_gone=True, record=_groups_record(job))
+
+    async def restore(self, clients: Clients, job: UndoJob) -> Restored | Refused:
+        """The same name, type, scheme, subnets, security groups, target groups it alone used (health
+        checks, targets) and listeners pointed at them; a new ARN and DNS name (recreate.py)."""
+        return await recreate(clients, job)
 
 
 async def _protected(elbv2: Any, job: Job) -> Refused | None:

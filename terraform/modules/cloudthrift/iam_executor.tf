@@ -180,6 +180,104 @@ data "aws_iam_policy_document" "executor" {
     }
   }
 
+  # --- Undo (issue 14): `cloudthrift restore` and the card's Undo button bring back what a clean-up
+  # removed. Resource ARNs are in iam_executor_undo.tf; tags only as part of creating what it creates.
+  # A volume from its safety snapshot (authorized against both); an address asked back by its IP.
+  statement {
+    sid       = "UndoVolumesAndAddresses"
+    actions   = ["ec2:CreateVolume", "ec2:AllocateAddress", "ec2:CreateNatGateway", "ec2:ReplaceRoute", "ec2:CreateRoute"]
+    resources = concat(local.volume_arns, local.snapshot_arns, local.address_arns, local.natgw_arns, local.subnet_arns, local.route_table_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # The restored resource's own tags, only as part of creating it.
+  statement {
+    sid       = "TagWhatTheUndoCreates"
+    actions   = ["ec2:CreateTags"]
+    resources = concat(local.volume_arns, local.address_arns, local.natgw_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "ec2:CreateAction"
+      values   = ["CreateVolume", "AllocateAddress", "CreateNatGateway"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # Describe* supports no resource-level permissions.
+  statement {
+    sid       = "UndoReads"
+    actions   = ["ec2:DescribeSnapshotTierStatus"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # An encrypted volume comes back under its own KMS key, through EC2 only.
+  statement {
+    sid       = "UndoEncryptedVolumes"
+    actions   = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"]
+    resources = local.kms_key_arns
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [for r in var.regions : "ec2.${r}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid = "UndoLoadBalancers"
+    actions = [
+      "elasticloadbalancing:CreateLoadBalancer",
+      "elasticloadbalancing:CreateTargetGroup",
+      "elasticloadbalancing:RegisterTargets",
+      "elasticloadbalancing:CreateListener",
+      "elasticloadbalancing:AddTags",
+      "elasticloadbalancing:ConfigureHealthCheck",
+      "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+    ]
+    resources = concat(local.elb_arns, local.listener_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "UndoDatabases"
+    actions   = ["rds:RestoreDBInstanceFromDBSnapshot", "rds:AddTagsToResource"]
+    resources = concat(local.rds_arns, local.rds_restore_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
   statement {
     sid = "DeleteDatabasesWithFinalSnapshot"
     actions = [
