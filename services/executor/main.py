@@ -30,6 +30,7 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
     return ExecutionPolicy(
         dry_run=settings.cloudthrift_dry_run,
         snapshot_before_delete=settings.cloudthrift_snapshot_before_delete,
+        safety_snapshot_tier=settings.cloudthrift_safety_snapshot_tier,
         optout_tag=settings.cloudthrift_optout_tag,
         # The claim's own lifetime, renewed every third of it, independent of the visibility timeout.
         claim_ttl=timedelta(seconds=settings.cloudthrift_claim_ttl_seconds),
