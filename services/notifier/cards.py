@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from shared.discord import clamp_message, cut, disabled_components, escape_markdown
-from shared.events import Analysis, Finding
+from shared.events import Analysis, CostEstimate, Finding, RemedyChoice
 from shared.ledger import Decision, State
 
 Action = Literal["approve", "reject", "snooze"]
@@ -35,25 +36,32 @@ _LARGEST = 10
 
 @dataclass(frozen=True)
 class Button:
-    """What a click names: the action, the card, and for a single card the ledger key of its decision."""
+    """What a click names: the action, the card, for a single card the ledger key of its decision, and
+    for an approval of another remedy than the default, that remedy (the card's priced choices)."""
 
     action: Action
     card_id: str
     pk: str | None = None
+    remedy: str | None = None
 
 
-def custom_id(action: Action, card_id: str, pk: str | None = None) -> str:
-    """`ct:<action>:<card id>`, or `ct:<action>:<decision id, 22 chars>:<ledger key>` when that fits.
+_REMEDY = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+
+
+def custom_id(action: Action, card_id: str, pk: str | None = None, remedy: str | None = None) -> str:
+    """`ct:<action>:<card id>`, or `ct:<action>:<decision id, 22 chars>:<ledger key>` when that fits;
+    an approval of a chosen remedy names it in the action: `ct:approve/<remedy>:...`.
 
     The second form lets a click on a single card skip reading the card record (one AWS call less per
     click); a key too long for it falls back to the first. Both are <= 100 characters by construction.
     """
+    verb = f"{action}/{remedy}" if remedy else action
     if pk is not None:
         compact = base64.urlsafe_b64encode(uuid.UUID(card_id).bytes).decode().rstrip("=")
-        direct = f"{PREFIX}:{action}:{compact}:{pk}"
+        direct = f"{PREFIX}:{verb}:{compact}:{pk}"
         if len(direct) <= 100:
             return direct
-    value = f"{PREFIX}:{action}:{card_id}"
+    value = f"{PREFIX}:{verb}:{card_id}"
     if len(value) > 100:
         raise ValueError(f"custom_id for card {card_id!r} would exceed 100 characters")
     return value
@@ -62,22 +70,28 @@ def custom_id(action: Action, card_id: str, pk: str | None = None) -> str:
 def parse_custom_id(value: str) -> Button | None:
     """The click, or None for a button this version did not make."""
     parts = value.split(":", 3)
-    if len(parts) < 3 or parts[0] != PREFIX or parts[1] not in ACTIONS:
+    if len(parts) < 3 or parts[0] != PREFIX:
         return None
-    action: Action = parts[1]  # type: ignore[assignment]
+    verb, _, remedy = parts[1].partition("/")
+    if verb not in ACTIONS or (remedy and (verb != "approve" or not _REMEDY.match(remedy))):
+        return None
+    action: Action = verb  # type: ignore[assignment]
     if len(parts) == 3:
-        return Button(action, parts[2]) if 1 <= len(parts[2]) <= 64 else None
+        return Button(action, parts[2], None, remedy or None) if 1 <= len(parts[2]) <= 64 else None
     try:
         card_id = str(uuid.UUID(bytes=base64.urlsafe_b64decode(parts[2] + "==")))
     except ValueError:
         return None
-    return Button(action, card_id, parts[3]) if parts[3].count("#") >= 2 else None
+    return Button(action, card_id, parts[3], remedy or None) if parts[3].count("#") >= 2 else None
 
 
 def cli_command(value: str) -> str | None:
     """What the console shows under a card: the CLI command that does what the button does."""
     button = parse_custom_id(value)
-    return f"cloudthrift {button.action} {button.card_id}" if button else None
+    if button is None:
+        return None
+    chosen = f" --remedy {button.remedy}" if button.remedy else ""
+    return f"cloudthrift {button.action} {button.card_id}{chosen}"
 
 
 def nonce(card_id: str) -> str:
@@ -86,11 +100,35 @@ def nonce(card_id: str) -> str:
 
 
 def buttons(
-    card_id: str, *, group: bool, snooze_days: int = 30, disabled: bool = False, pk: str | None = None
+    card_id: str,
+    *,
+    group: bool,
+    snooze_days: int = 30,
+    disabled: bool = False,
+    pk: str | None = None,
+    cost: CostEstimate | None = None,
 ) -> list[dict[str, Any]]:
+    """Approve (the default remedy), Reject, Snooze; with a single card's priced choices, one Approve
+    per other remedy that saves money, and no default Approve when the default would lose money."""
     suffix = " all" if group else ""
+    approve = [
+        {"type": 2, "style": 3, "label": f"Approve{suffix}", "custom_id": custom_id("approve", card_id, pk)}
+    ]
+    if cost is not None and cost.choices:
+        default = cost.choices[0].remedy
+        approve = [] if cost.loses_money else approve
+        approve += [
+            {
+                "type": 2,
+                "style": 3 if choice.undo else 4,
+                "label": cut(choice_label(choice), 80),
+                "custom_id": custom_id("approve", card_id, pk, choice.remedy),
+            }
+            for choice in cost.choices
+            if choice.remedy != default and choice.net_monthly_saving_usd > 0
+        ][:3]
     row = [
-        {"type": 2, "style": 3, "label": f"Approve{suffix}", "custom_id": custom_id("approve", card_id, pk)},
+        *approve,
         {"type": 2, "style": 4, "label": f"Reject{suffix}", "custom_id": custom_id("reject", card_id, pk)},
         {
             "type": 2,
@@ -101,6 +139,31 @@ def buttons(
     ]
     rows = [{"type": 1, "components": row}]
     return disabled_components(rows) if disabled else rows
+
+
+def choice_label(choice: RemedyChoice) -> str:
+    """A button's words for a remedy: what it does, what it saves, and when it cannot be undone."""
+    words = choice.remedy.replace("-", " ").capitalize()
+    undo = "" if choice.undo else ", cannot be undone"
+    return f"{words} (saves {money(choice.net_monthly_saving_usd)}/mo{undo})"
+
+
+def choices_text(cost: CostEstimate) -> str:
+    """Every remedy, priced: the net saving, what stays billed, its undo (or that it has none)."""
+    lines = []
+    for index, choice in enumerate(cost.choices):
+        net = choice.net_monthly_saving_usd
+        verdict = f"saves {money(net)}/month" if net >= 0 else f"**loses {money(-net)}/month**: not offered"
+        default = " (default)" if index == 0 and not cost.loses_money else ""
+        kept = (
+            f", keeps {money(choice.residual_monthly_usd)}/month billed"
+            if choice.residual_monthly_usd
+            else ""
+        )
+        undo = f"undo: {choice.undo}" if choice.undo else "**cannot be undone**"
+        note = f"; {choice.note}" if choice.note else ""
+        lines.append(f"• `{choice.remedy}`{default}: {verdict}{kept}; {undo}{note}")
+    return "\n".join(lines)
 
 
 def md(text: object) -> str:
@@ -164,6 +227,7 @@ def single_card(
                 "inline": True,
             },
             {"name": "Analysis by", "value": source_label(analysis), "inline": True},
+            *([{"name": "Choices", "value": choices_text(cost), "inline": False}] if cost.choices else []),
             {"name": "Tags", "value": tags, "inline": False},
         ],
         "footer": {
@@ -175,15 +239,23 @@ def single_card(
     return clamp_message(
         {
             "embeds": [embed],
-            "components": buttons(card_id, group=False, snooze_days=snooze_days, pk=finding.key.pk),
+            "components": buttons(
+                card_id, group=False, snooze_days=snooze_days, pk=finding.key.pk, cost=cost
+            ),
         }
     )
 
 
 def group_card(
-    items: Sequence[tuple[Finding, Analysis | None]], card_id: str, *, snooze_days: int = 30
+    items: Sequence[tuple[Finding, Analysis | None]],
+    card_id: str,
+    *,
+    snooze_days: int = 30,
+    apart: Sequence[Finding] = (),
 ) -> dict[str, Any]:
-    """One card for many findings of a scan that share account, region and kind."""
+    """One card for many findings of a scan that share account, region and kind. `apart` are the
+    findings of the same window whose default clean-up would lose money: not members (Approve all
+    never includes them), listed here, each on its own card with its priced choices."""
     first = items[0][0]
     total = sum((f.cost.monthly_usd for f, _ in items), Decimal(0))
     net = sum((f.cost.net_monthly_saving_usd for f, _ in items), Decimal(0))
@@ -217,6 +289,21 @@ def group_card(
         ],
         "footer": {"text": f"Prices: {first.cost.price_source} ({first.cost.price_date}) · group {card_id}"},
     }
+    if apart:
+        listed = [
+            f"• `{code(f.key.resource_id)}` {md(f.kind)} {money(f.cost.monthly_usd)}/mo: its default "
+            f"clean-up loses {money(-f.cost.net_monthly_saving_usd)}/month"
+            for f in apart[:_LARGEST]
+        ]
+        more = f"\n…and {len(apart) - _LARGEST} more" if len(apart) > _LARGEST else ""
+        embed["fields"].append(
+            {
+                "name": f"Not in Approve all: {len(apart)} need their own decision",
+                "value": "The safety snapshot would cost more than the resource saves: each has its own "
+                "card with cheaper choices.\n" + "\n".join(listed) + more,
+                "inline": False,
+            }
+        )
     return clamp_message(
         {"embeds": [embed], "components": buttons(card_id, group=True, snooze_days=snooze_days)}
     )

@@ -29,7 +29,7 @@ from nacl.signing import VerifyKey
 from pydantic import ValidationError
 
 from services.notifier import cards
-from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summary
+from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summary, needs_choice_summary
 from services.notifier.inbound import Click, Ping, parse_interaction, parse_scan, short_reason, signature_ok
 from services.notifier.main import open_sink
 from services.notifier.refusals import BODY_TIMEOUT, Refusals, quiet_parser_errors
@@ -182,7 +182,9 @@ async def click(endpoint: Endpoint, interaction: Click) -> dict[str, Any]:
     now = utcnow()
     rows = interaction.rows() or cards.buttons(card_id, group=False)
     # Never cancelled: a decision cut off between its transition and its publish would lose its event.
-    task = asyncio.ensure_future(decide(endpoint.decide, card_id, action, approver, now=now, pk=button.pk))
+    task = asyncio.ensure_future(
+        decide(endpoint.decide, card_id, action, approver, now=now, pk=button.pk, remedy=button.remedy)
+    )
     try:
         outcome = await asyncio.wait_for(asyncio.shield(task), endpoint.click_budget)
     except TimeoutError:
@@ -200,6 +202,8 @@ async def click(endpoint: Endpoint, interaction: Click) -> dict[str, Any]:
         return ephemeral("CloudThrift could not finish recording this click; please click again in a minute.")
     if not outcome.found:
         return ephemeral("This card is unknown to CloudThrift (was the ledger reset?).")
+    if not outcome.decided and outcome.needs_choice:
+        return ephemeral(needs_choice_summary(outcome))
     if not outcome.decided:
         return ephemeral(earlier_summary(outcome))
     return {"type": UPDATE_MESSAGE, "data": decided_card(outcome, rows, approver.name, now)}
