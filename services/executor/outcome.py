@@ -175,6 +175,11 @@ class DiscordCardReporter:
         self._cards = cards
         self._coalesce = coalesce or CoalescedEdits()
 
+    @property
+    def poster(self) -> Any:
+        """The editor itself (Discord's client or the console's): notices are posted through it."""
+        return self._editor
+
     async def report(self, outcome: Outcome) -> None:
         channel_id, message_id = outcome.channel_id, outcome.message_id
         if not (channel_id and message_id):

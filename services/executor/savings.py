@@ -46,6 +46,11 @@ FIELDS = (
     "approver_name",
     "monthly_cost_usd",
     "net_monthly_saving_usd",
+    "restore_requested_at",
+    "gross_monthly_saving_usd",
+    "snapshot_size_basis",
+    "snapshot_expired_at",
+    "net_before_expiry_usd",
 )
 _CENT = Decimal("0.01")
 
@@ -88,11 +93,21 @@ class SavingsReport:
     by_approver: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     accruals: list[Accrual] = field(default_factory=list)
     undone: int = 0
+    # Clean-ups a human chose knowingly although they cost more than they save: counted, and said.
+    losing: int = 0
+    losing_monthly_usd: Decimal = Decimal(0)
+    # What the kept snapshots' prices rest on: the size AWS reported, or the provisioned upper bound.
+    snapshot_reported: int = 0
+    snapshot_upper_bound: int = 0
+    snapshots_expired: int = 0
     dry_runs: int = 0
     dry_run_monthly_usd: Decimal = Decimal(0)
     pending: int = 0
     pending_waste_monthly_usd: Decimal = Decimal(0)
     pending_net_saving_monthly_usd: Decimal = Decimal(0)
+    # Undecided findings whose default clean-up would lose money: never summed into the net saving.
+    pending_losing: int = 0
+    pending_losing_monthly_usd: Decimal = Decimal(0)
     pending_by_state: Counter[str] = field(default_factory=Counter)
     pending_by_account: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     pending_by_kind: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
@@ -146,6 +161,12 @@ class SavingsReport:
                 "executed": self.executed,
                 "undone": self.undone,
                 "avoided_to_date_usd": usd(self.avoided_to_date_usd),
+                "losing": {"executed": self.losing, "monthly_usd": usd(self.losing_monthly_usd)},
+                "snapshot_cost": {
+                    "reported_by_aws": self.snapshot_reported,
+                    "upper_bound": self.snapshot_upper_bound,
+                    "expired": self.snapshots_expired,
+                },
                 "by_month": _table(self.by_month),
                 "by_month_and_kind": {m: _table(k) for m, k in sorted(self.by_month_and_kind.items())},
                 "by_kind": _table(self.by_kind),
@@ -157,6 +178,10 @@ class SavingsReport:
                 "decisions": self.pending,
                 "waste_monthly_usd": usd(self.pending_waste_monthly_usd),
                 "net_saving_monthly_usd": usd(self.pending_net_saving_monthly_usd),
+                "losing_by_default": {
+                    "decisions": self.pending_losing,
+                    "monthly_usd": usd(self.pending_losing_monthly_usd),
+                },
                 "by_state": dict(sorted(self.pending_by_state.items())),
                 "by_account": _table(self.pending_by_account),
                 "by_kind": _table(self.pending_by_kind),
@@ -200,28 +225,73 @@ def summarize(decisions: Iterable[Decision], *, now: datetime | None = None) -> 
             report.pending += 1
             report.pending_by_state[state] += 1
             report.pending_waste_monthly_usd += amount
-            report.pending_net_saving_monthly_usd += _money(decision.get(Attr.NET_MONTHLY_SAVING_USD))
+            net = _money(decision.get(Attr.NET_MONTHLY_SAVING_USD))
+            if net < 0:  # its default clean-up loses money: a human must choose; never summed silently
+                report.pending_losing += 1
+                report.pending_losing_monthly_usd += -net
+            else:
+                report.pending_net_saving_monthly_usd += net
             report.pending_by_account[str(decision.get(Attr.ACCOUNT_ID, "unknown"))] += amount
             report.pending_by_kind[str(decision.get(Attr.KIND, "unknown"))] += amount
     return report
 
 
+def accruals_of(decision: Decision) -> list[Accrual]:
+    """What one real clean-up avoids, as rates over time: its net saving from execution, its gross
+    saving once its safety snapshot expired (the retention sweep), until an undo was asked for
+    (`restore_requested_at`) or, for an undo recorded without it, until it was restored."""
+    executed_at = decision.time(Attr.EXECUTED_AT)
+    if executed_at is None:
+        return []
+    end = decision.time(Attr.RESTORE_REQUESTED_AT) or decision.time(Attr.RESTORED_AT)
+    if end is None and decision.get(Attr.STATE) == "RESTORED":
+        end = decision.time(Attr.UPDATED_AT)
+    rate = _money(decision.get(Attr.REALISED_MONTHLY_SAVING_USD))
+    expired = decision.time("snapshot_expired_at")
+    if expired is None:
+        return [Accrual(executed_at, rate, end)]
+    before = _money(decision.get("net_before_expiry_usd"))
+    if end is not None and end <= expired:
+        return [Accrual(executed_at, before, end)]
+    return [Accrual(executed_at, before, expired), Accrual(expired, rate, end)]
+
+
+def avoided_between(accruals: Iterable[Accrual], start: datetime, end: datetime) -> Decimal:
+    """Cost avoided between two instants: each rate times the hours it was in force within them."""
+    total = Decimal(0)
+    for accrual in accruals:
+        since = max(start, accrual.start)
+        until = min(end, accrual.end) if accrual.end is not None else end
+        if until > since:
+            hours = Decimal(str((until - since).total_seconds())) / 3600
+            total += accrual.monthly_usd * hours / HOURS_PER_MONTH
+    return total
+
+
 def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
     amount = _money(decision.get(Attr.REALISED_MONTHLY_SAVING_USD))
     executed_at = decision.time(Attr.EXECUTED_AT)
-    restored_at = decision.time("restored_at")
-    if restored_at is None and decision.get(Attr.STATE) == "RESTORED":
-        restored_at = decision.time(Attr.UPDATED_AT)
-    if executed_at is not None:
-        report.accruals.append(Accrual(executed_at, amount, restored_at))
-    if restored_at is not None:
+    report.accruals.extend(accruals_of(decision))
+    stopped = decision.time(Attr.RESTORE_REQUESTED_AT) or decision.time(Attr.RESTORED_AT)
+    if stopped is None and decision.get(Attr.STATE) == "RESTORED":
+        stopped = decision.time(Attr.UPDATED_AT)
+    if stopped is not None:
         report.undone += 1
-        return  # undone: it saves nothing any more, though what it avoided until then stays avoided
-    # Still saving (an undo under way or one that failed has not brought the resource back).
+        return  # undone (or being undone): it saves nothing any more, what it avoided stays avoided
     month = executed_at.strftime("%Y-%m") if executed_at else "unknown"
     kind = str(decision.get(Attr.KIND, "unknown"))
     report.executed += 1
     report.realised_monthly_usd += amount
+    if amount < 0:
+        report.losing += 1
+        report.losing_monthly_usd += -amount
+    basis = str(decision.get(Attr.SNAPSHOT_SIZE_BASIS) or "")
+    if decision.get("snapshot_expired_at"):
+        report.snapshots_expired += 1
+    elif basis.startswith("reported"):
+        report.snapshot_reported += 1
+    elif basis.startswith("upper bound"):
+        report.snapshot_upper_bound += 1
     report.by_month[month] += amount
     report.by_month_and_kind[month][kind] += amount
     report.by_kind[kind] += amount

@@ -152,3 +152,48 @@ async def test_a_group_card_counts_real_and_dry_run_members_apart(ledger, ec2, m
     assert tally.text().startswith(
         "Group of 2: ✅ 1 done ($3.00/month) · 🧪 1 dry-run done (would save $6.00/month)"
     )
+
+
+def test_the_savings_report_never_adds_a_negative_estimate_silently() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from services.executor.cli import render
+    from services.executor.savings import summarize
+    from shared.ledger import Decision
+
+    def item(pk: str, state: str, **attrs: object) -> Decision:
+        return Decision({"pk": pk, "state": state, "decision_id": pk} | attrs)
+
+    decisions = [
+        item("warm", "AWAITING_APPROVAL", monthly_cost_usd=Decimal(8), net_monthly_saving_usd=Decimal(3)),
+        item("cold", "AWAITING_APPROVAL", monthly_cost_usd=Decimal(15), net_monthly_saving_usd=Decimal(-35)),
+        item(
+            "chosen",
+            "EXECUTED",
+            executed_at="2026-11-01T00:00:00+00:00",
+            dry_run=False,
+            realised_monthly_saving_usd=Decimal(-35),
+            snapshot_size_basis=UPPER_BOUND,
+        ),
+        item(
+            "measured",
+            "EXECUTED",
+            executed_at="2026-11-01T00:00:00+00:00",
+            dry_run=False,
+            realised_monthly_saving_usd=Decimal("7.75"),
+            snapshot_size_basis=REPORTED,
+        ),
+    ]
+    report = summarize(decisions)
+    data = report.to_json()
+    assert data["pending"]["net_saving_monthly_usd"] == "3.00"
+    assert data["pending"]["losing_by_default"] == {"decisions": 1, "monthly_usd": "35.00"}
+    assert data["realised"]["losing"] == {"executed": 1, "monthly_usd": "35.00"}
+    assert data["realised"]["snapshot_cost"] == {"reported_by_aws": 1, "upper_bound": 1, "expired": 0}
+    out = StringIO()
+    render(report, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "cost $35.00/month more than they save" in text
+    assert "would lose $35.00/month" in text and "an upper bound" in text
