@@ -250,5 +250,5 @@ async def _count(deps: MoneyDeps, decision: Decision, now: datetime) -> Decimal:
         "region": str(decision.get(Attr.REGION, "unknown")),
         "account_id": str(decision.get(Attr.ACCOUNT_ID, "unknown")),
     }
-    deps.metrics.increment(AVOIDED_METRIC, amount, tags=tags)
+    deps.metrics.increment("cloudthrift.cost_avoided.usd", amount, tags=tags)  # AVOIDED_METRIC
     return amount

@@ -133,6 +133,7 @@ async def decide(
                 TARGET[action],
                 fields=fields,
                 actor=f"{approver.via}:{approver.name}",
+                note=f"remedy chosen: {remedy}" if remedy and action == "approve" else None,
                 now=now,
                 expected_decision_id=decision_id,
                 unless_loses_money=action == "approve" and not remedy,

@@ -87,6 +87,7 @@ async def test_approving_a_money_losing_default_needs_a_choice_and_the_choice_is
     assert len(chosen.decided) == 1
     decision = await state_of(runtime.ledger, cold)
     assert decision.state is State.APPROVED and decision.get("remedy") == "delete"
+    assert decision.get("history")[-1]["note"] == "remedy chosen: delete"
     [sent] = await drain(runtime)
     assert sent["payload"]["remedy"] == "delete"
 
