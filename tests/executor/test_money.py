@@ -197,3 +197,25 @@ def test_the_savings_report_never_adds_a_negative_estimate_silently() -> None:
     text = out.getvalue()
     assert "cost $35.00/month more than they save" in text
     assert "would lose $35.00/month" in text and "an upper bound" in text
+
+
+def test_the_archive_tier_setting_prices_the_finding_on_the_archive_remedy() -> None:
+    from datetime import UTC, datetime
+
+    from services.scanner.rules import build_finding
+    from shared.events import DecisionKey
+    from shared.kinds import kind_named
+    from shared.kinds.base import Observation
+    from shared.kinds.pricing import load_prices
+
+    check = kind_named("ebs-volume").checks.get("unattached")()
+    key = DecisionKey(
+        account_id="123456789012", region="us-west-1", kind="ebs-volume", check="unattached", resource_id="v"
+    )
+    facts = {"volume_type": "gp3", "size_gib": 100, "state": "available"}
+    observation, now = Observation("v", facts), datetime.now(UTC)
+    finding = build_finding(check, observation, "u", key, load_prices(), now=now, scan_id="s", tier="archive")
+    assert finding.cost.choices[0].remedy == "archive-snapshot-then-delete"
+    # us-west-1: gp3 $0.096 x 100 = $9.60; archive $0.01375 x 100 = $1.375.
+    assert finding.cost.snapshot_monthly_usd == Decimal("1.3750")
+    assert finding.cost.net_monthly_saving_usd == Decimal("8.2250")
