@@ -34,7 +34,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from services.executor.savings import CLEANED_UP, accruals_of, avoided_between
+from services.executor.accrual import accruals_of, avoided_between
+from services.executor.savings import CLEANED_UP
 from shared.aws import ClientFactory, RegionClients, is_error
 from shared.events import utcnow
 from shared.ledger import Attr, Decision, Ledger, State

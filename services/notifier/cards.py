@@ -22,8 +22,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from services.notifier.choices import choice_label, choices_text, money
 from shared.discord import clamp_message, cut, disabled_components, escape_markdown
-from shared.events import Analysis, CostEstimate, Finding, RemedyChoice
+from shared.events import Analysis, CostEstimate, Finding
 from shared.ledger import Decision, State
 
 Action = Literal["approve", "reject", "snooze"]
@@ -141,31 +142,6 @@ def buttons(
     return disabled_components(rows) if disabled else rows
 
 
-def choice_label(choice: RemedyChoice) -> str:
-    """A button's words for a remedy: what it does, what it saves, and when it cannot be undone."""
-    words = choice.remedy.replace("-", " ").capitalize()
-    undo = "" if choice.undo else ", cannot be undone"
-    return f"{words} (saves {money(choice.net_monthly_saving_usd)}/mo{undo})"
-
-
-def choices_text(cost: CostEstimate) -> str:
-    """Every remedy, priced: the net saving, what stays billed, its undo (or that it has none)."""
-    lines = []
-    for index, choice in enumerate(cost.choices):
-        net = choice.net_monthly_saving_usd
-        verdict = f"saves {money(net)}/month" if net >= 0 else f"**loses {money(-net)}/month**: not offered"
-        default = " (default)" if index == 0 and not cost.loses_money else ""
-        kept = (
-            f", keeps {money(choice.residual_monthly_usd)}/month billed"
-            if choice.residual_monthly_usd
-            else ""
-        )
-        undo = f"undo: {choice.undo}" if choice.undo else "**cannot be undone**"
-        note = f"; {choice.note}" if choice.note else ""
-        lines.append(f"• `{choice.remedy}`{default}: {verdict}{kept}; {undo}{note}")
-    return "\n".join(lines)
-
-
 def md(text: object) -> str:
     """Untrusted text for a Discord markdown field: shown verbatim."""
     return escape_markdown(text)
@@ -174,10 +150,6 @@ def md(text: object) -> str:
 def code(text: object) -> str:
     """Untrusted text inside a `code span`, where escapes do not work: it must not close the span."""
     return str(text).replace("`", "'")
-
-
-def money(value: Decimal) -> str:
-    return f"${value:,.2f}"
 
 
 def source_label(analysis: Analysis) -> str:
