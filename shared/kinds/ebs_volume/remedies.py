@@ -163,10 +163,6 @@ class ArchiveSnapshotThenDelete(SnapshotThenDelete):
             f"{ARCHIVE_RESTORE}"
         )
 
-    async def rehearse(self, clients: Clients, job: Job) -> Done:
-        done = await super().rehearse(clients, job)
-        return Done(self.action, keeps_snapshot=True, record=dict(done.record))
-
     async def _settle(self, ec2: Any, snapshot: Mapping[str, Any]) -> dict[str, Any]:
         """Archive the completed snapshot, once: a retry finds it archived (or on its way) already."""
         tier = snapshot.get("StorageTier")
