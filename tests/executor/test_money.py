@@ -117,6 +117,7 @@ async def test_the_archive_choice_archives_the_snapshot_and_prices_its_minimum(
     assert decision.get("snapshot_tier") == "archive"
     assert decision.get("snapshot_monthly_usd") == Decimal("12.50")
     assert decision.get("snapshot_minimum_usd") == Decimal("37.50")
+    assert decision.get("snapshot_restore_hours") == 72
     assert decision.get("realised_monthly_saving_usd") == Decimal("2.50")
     assert "72 hours" in reporter.outcomes[-1].headline
 

@@ -110,3 +110,12 @@ async def test_cost_avoided_to_date_is_counted_once_per_interval_and_stops_at_an
     assert counted() == Decimal("3.00")
     report = summarize([await state_of(ledger, finding.key)], now=start + 1000 * hours)
     assert report.avoided_to_date_usd == Decimal("3.00") and report.undone == 1
+
+
+async def test_run_sweeps_once_is_one_call_a_scheduled_function_can_make(runtime) -> None:
+    """What a Lambda on a schedule calls: every sweep once, with the worker's own settings and clients."""
+    from services.executor.main import run_sweeps_once
+
+    posted = Posted()
+    result = await run_sweeps_once(runtime, posted)
+    assert (result.noticed, result.expired, result.counted_usd) == ([], [], Decimal(0))

@@ -173,7 +173,8 @@ class ArchiveSnapshotThenDelete(SnapshotThenDelete):
                 # Already being archived by an earlier attempt: what we asked for is under way.
                 if not is_error(exc, "IncorrectState"):
                     raise
-        return size_record(snapshot) | {"snapshot_tier": "archive"}
+        # The ledger says what an undo will take: restored to standard first, up to 72 hours.
+        return size_record(snapshot) | {"snapshot_tier": "archive", "snapshot_restore_hours": 72}
 
 
 def snapshot_size(observation: Observation) -> tuple[Decimal, str]:
