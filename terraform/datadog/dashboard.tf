@@ -8,7 +8,7 @@ locals {
   # Dollars avoided, counted by the executor's money sweep once per interval per real clean-up (it
   # stops at an undo): a count, so any window sums exactly what was avoided within it.
   avoided_usd = "sum:cloudthrift.cost_avoided.usd{${local.scope}}.as_count()"
-  waste      = "sum:cloudthrift.scan.waste_monthly_usd{${local.scope}}"
+  waste       = "sum:cloudthrift.scan.waste_monthly_usd{${local.scope}}"
 }
 
 resource "datadog_dashboard" "finops" {
