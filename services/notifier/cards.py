@@ -166,6 +166,17 @@ def _age(finding: Finding, now: datetime) -> str:
     return f"created {created} ago; idle since {finding.idle_since:%Y-%m-%d}"
 
 
+def _net_saving(cost: CostEstimate) -> str:
+    """The default's net saving; when it would lose money, said so (never "$-35.00") and why."""
+    if cost.loses_money:
+        return (
+            f"none by default: keeping the snapshot ({money(cost.snapshot_monthly_usd)}/month) loses "
+            f"{money(-cost.net_monthly_saving_usd)}/month; pick a cheaper choice below"
+        )
+    kept = f" (snapshot kept: {money(cost.snapshot_monthly_usd)})" if cost.snapshot_monthly_usd else ""
+    return f"{money(cost.net_monthly_saving_usd)}/month{kept}"
+
+
 def single_card(
     finding: Finding, analysis: Analysis, card_id: str, *, now: datetime, snooze_days: int = 30
 ) -> dict[str, Any]:
@@ -184,12 +195,7 @@ def single_card(
             {"name": "Monthly cost", "value": money(cost.monthly_usd), "inline": True},
             {
                 "name": "Net saving",
-                "value": f"{money(cost.net_monthly_saving_usd)}/month"
-                + (
-                    f" (snapshot kept: {money(cost.snapshot_monthly_usd)})"
-                    if cost.snapshot_monthly_usd
-                    else ""
-                ),
+                "value": _net_saving(cost),
                 "inline": True,
             },
             {"name": "Risk", "value": f"{analysis.risk}: {md(analysis.risk_reason)}", "inline": False},

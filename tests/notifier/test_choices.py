@@ -48,7 +48,9 @@ def test_a_cold_volume_card_offers_the_cheaper_choices_and_not_the_losing_defaul
     labels = [b["label"] for b in row]
     assert "Delete (saves $15.00/mo, cannot be undone)" in labels
     assert "Archive snapshot then delete (saves $2.50/mo)" in labels
-    choices = next(f["value"] for f in payload["embeds"][0]["fields"] if f["name"] == "Choices")
+    fields = {f["name"]: f["value"] for f in payload["embeds"][0]["fields"]}
+    assert "$-" not in str(payload) and "loses $35.00/month" in fields["Net saving"]
+    choices = fields["Choices"]
     assert "**loses $35.00/month**: not offered" in choices
     assert "**cannot be undone**" in choices and "$37.50 minimum" in choices and "72 hours" in choices
 
