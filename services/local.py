@@ -144,15 +144,28 @@ def print_report(decisions: list[Decision], settings: Settings, console: Console
     for column in ("region", "kind", "resource", "name", "details", "state"):
         table.add_column(column)
     table.add_column("monthly $", justify="right")
-    table.add_column("net saving $", justify="right")
+    table.add_column("net saving $", justify="right", overflow="fold")
     total = Decimal(0)
     net = Decimal(0)
+    # Findings whose default clean-up loses money (a cold volume's snapshot): never summed into the
+    # net; their cheapest-to-keep choice that saves is shown instead, and a human must pick it.
+    losing, best_total = 0, Decimal(0)
     for decision in sorted(decisions, key=lambda d: (d.get(Attr.REGION, ""), d.get(Attr.KIND, ""), d.pk)):
         if "finding" not in decision.attrs:
             continue
         finding = decision.finding
         facts = finding.facts
         details = kind_details(finding.kind, facts)
+        cost = finding.cost
+        shown = f"{cost.net_monthly_saving_usd:.2f}"
+        if cost.loses_money:
+            best = max(cost.choices, key=lambda c: c.net_monthly_saving_usd, default=None)
+            losing += 1
+            if best is not None and best.net_monthly_saving_usd > 0:
+                best_total += best.net_monthly_saving_usd
+                shown = f"{shown} → choose {best.remedy}: {best.net_monthly_saving_usd:.2f}"
+        else:
+            net += cost.net_monthly_saving_usd
         table.add_row(
             finding.key.region,
             finding.kind,
@@ -161,13 +174,18 @@ def print_report(decisions: list[Decision], settings: Settings, console: Console
             details,
             decision.state.value,
             f"{finding.cost.monthly_usd:.2f}",
-            f"{finding.cost.net_monthly_saving_usd:.2f}",
+            shown,
         )
         total += finding.cost.monthly_usd
-        net += finding.cost.net_monthly_saving_usd
     console.print(table)
     console.print(
         f"[bold]{len(table.rows)} idle resource(s), ${total:.2f}/month wasted, "
         f"${net:.2f}/month saved net of snapshots if cleaned up.[/bold]"
         f" Dry run: {'on' if settings.cloudthrift_dry_run else 'off'}."
     )
+    if losing:
+        console.print(
+            f"{losing} of them lose money if snapshotted first (the snapshot costs more than the "
+            f"resource): not counted above; their cards offer cheaper choices, up to "
+            f"${best_total:.2f}/month more (delete without a snapshot, or archive the snapshot)."
+        )

@@ -97,6 +97,18 @@ class Settings(BaseSettings):
     cloudthrift_snapshot_before_delete: bool = Field(
         default=True, description="Snapshot a volume (tagged with the decision id) before deleting it."
     )
+    cloudthrift_safety_snapshot_tier: Literal["standard", "archive"] = Field(
+        default="standard",
+        description="Keep safety snapshots in the archive tier ($0.0125/GB-month, 90-day minimum, "
+        "restore up to 72 h) instead of standard; a card can still choose per decision.",
+    )
+    cloudthrift_safety_snapshot_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days a safety snapshot is kept after its volume was deleted; then a sweep deletes "
+        "it (never one tagged cloudthrift:keep). 90: an archived one is billed 90 days anyway.",
+    )
     cloudthrift_snapshot_wait_seconds: int = Field(
         default=900,
         ge=0,

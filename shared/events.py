@@ -100,6 +100,20 @@ class CostLine(_Model):
     monthly_usd: Decimal
 
 
+class RemedyChoice(_Model):
+    """One way to clean a finding up, priced: what stays billed, the net saving, and its undo.
+
+    The card offers these when the default remedy would lose money (a safety snapshot of a large cold
+    volume costs more than the volume): the human picks one, and the executor runs that one."""
+
+    remedy: str = Field(min_length=1, max_length=64)
+    summary: str = Field(max_length=300)
+    residual_monthly_usd: Decimal = Field(ge=0)
+    net_monthly_saving_usd: Decimal
+    undo: str | None = Field(default=None, max_length=300)
+    note: str | None = Field(default=None, max_length=300)
+
+
 class CostEstimate(_Model):
     """What a resource costs per month, and what deleting it saves net of the snapshot we keep."""
 
@@ -110,6 +124,24 @@ class CostEstimate(_Model):
     price_source: str
     price_date: str
     note: str | None = None
+    # Every remedy of the check, priced (empty for a finding scanned before choices existed).
+    choices: tuple[RemedyChoice, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_absent_choices(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No choices serialise as before they existed: a previous reader (extra="forbid") still parses."""
+        data: dict[str, Any] = handler(self)
+        if not data.get("choices"):
+            data.pop("choices", None)
+        return data
+
+    def choice(self, remedy: str) -> RemedyChoice | None:
+        return next((c for c in self.choices if c.remedy == remedy), None)
+
+    @property
+    def loses_money(self) -> bool:
+        """The proposed remedy (the default) costs more than it saves: a human must pick another."""
+        return self.net_monthly_saving_usd < 0
 
 
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
@@ -253,9 +285,20 @@ class ApprovalGranted(Payload):
     approved_at: AwareDatetime
     finding: Finding
     fingerprint: str = Field(min_length=1, max_length=64)
+    # The remedy the human chose on the card, as the ledger recorded it (None: the check's default).
+    # The executor reads the ledger's copy; this one tells logs and traces what was approved.
+    remedy: str | None = Field(default=None, min_length=1, max_length=64)
 
     def event_id(self) -> uuid.UUID:
         return uuid.uuid5(EVENT_NAMESPACE, f"approved#{self.decision_id}")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_remedy(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An approval of the default remedy serialises as before: previous executors still parse it."""
+        data: dict[str, Any] = handler(self)
+        if data.get("remedy") is None:
+            data.pop("remedy", None)
+        return data
 
 
 class ClickReceived(Payload):

@@ -57,6 +57,7 @@ def grant_for(
         approved_at=when,
         finding=finding,
         fingerprint=decision.get(Attr.FINGERPRINT) or finding.fingerprint,
+        remedy=decision.get(Attr.REMEDY) or None,
     )
 
 

@@ -153,6 +153,7 @@ class Ledger(AuxiliaryRecords):
         claimed_state: State = State.EXECUTING,
         expected_decision_id: str | None = None,
         expected_claim_id: str | None = None,
+        unless_loses_money: bool = False,
     ) -> TransitionResult:
         """Move one decision from an expected state to `new`, atomically, and record it in its history.
 
@@ -163,6 +164,8 @@ class Ledger(AuxiliaryRecords):
             expected_decision_id: refuse the move if the item has since started a new cycle.
             expected_claim_id: refuse the move unless the item's `claim_id` is this one (an executor
                 renewing or ending its own claim, never one another executor has taken over).
+            unless_loses_money: refuse the move when the decision's default clean-up would lose money
+                (a negative `net_monthly_saving_usd`): an approval without a chosen remedy.
         """
         expected_states = (expected,) if isinstance(expected, State) else tuple(expected)
         for state in expected_states:
@@ -212,6 +215,9 @@ class Ledger(AuxiliaryRecords):
         if expected_claim_id is not None:
             values[":claim_id"] = expected_claim_id
             condition += " AND claim_id = :claim_id"
+        if unless_loses_money:
+            names["#net"] = "net_monthly_saving_usd"
+            condition += " AND (attribute_not_exists(#net) OR #net >= :zero)"
         expression = "SET " + ", ".join(sets)
         removed = [f"#r{index}" for index, _ in enumerate(remove)]
         for index, name in enumerate(remove):

@@ -85,6 +85,15 @@ class Attr(StrEnum):
     REALISED_MONTHLY_SAVING_USD = "realised_monthly_saving_usd"
     WOULD_SAVE_MONTHLY_USD = "would_save_monthly_usd"
     SNAPSHOT_ID = "snapshot_id"
+    # the remedy a human chose on the card (None: the check's first allowed one), and what the safety
+    # snapshot really costs once AWS reports its size (issue 14)
+    REMEDY = "remedy"
+    SNAPSHOT_SIZE_GIB = "snapshot_size_gib"
+    SNAPSHOT_SIZE_BASIS = "snapshot_size_basis"
+    SNAPSHOT_MONTHLY_USD = "snapshot_monthly_usd"
+    SNAPSHOT_TIER = "snapshot_tier"
+    SNAPSHOT_MINIMUM_USD = "snapshot_minimum_usd"
+    GROSS_MONTHLY_SAVING_USD = "gross_monthly_saving_usd"
     SKIP_REASON = "skip_reason"
     SKIPPED_AT = "skipped_at"
     ERROR = "error"

@@ -20,8 +20,22 @@ def render(report: SavingsReport, console: object | None = None) -> None:
     data = report.to_json()
     realised = data["realised"]
     out.print(
-        f"[bold]Realised: ${realised['monthly_usd']}/month[/bold] from {realised['executed']} clean-up(s)"
+        f"[bold]Realised: ${realised['monthly_usd']}/month[/bold] from {realised['executed']} clean-up(s); "
+        f"${realised['avoided_to_date_usd']} avoided to date"
     )
+    losing = realised["losing"]
+    if losing["executed"]:
+        out.print(
+            f"[bold red]Including {losing['executed']} clean-up(s) chosen although they cost "
+            f"${losing['monthly_usd']}/month more than they save[/bold red] (their snapshot costs more)."
+        )
+    snapshots = realised["snapshot_cost"]
+    if any(snapshots.values()):
+        out.print(
+            f"Kept snapshots priced on the size AWS reported: {snapshots['reported_by_aws']}; on the "
+            f"provisioned size, an upper bound (AWS reported none): {snapshots['upper_bound']}; expired "
+            f"by retention (saving now gross): {snapshots['expired']}."
+        )
     for title in ("by_month", "by_kind", "by_region", "by_approver"):
         table = Table(title=f"Realised monthly savings {title.replace('_', ' ')}")
         table.add_column(title.removeprefix("by_"))
@@ -36,6 +50,12 @@ def render(report: SavingsReport, console: object | None = None) -> None:
         f"[bold]Pending waste: ${pending['waste_monthly_usd']}/month[/bold] in {pending['decisions']} "
         f"undecided finding(s) ({states}); ${pending['net_saving_monthly_usd']}/month net if cleaned up."
     )
+    losing_default = pending["losing_by_default"]
+    if losing_default["decisions"]:
+        out.print(
+            f"Not counted: {losing_default['decisions']} finding(s) whose default clean-up would lose "
+            f"${losing_default['monthly_usd']}/month (the snapshot costs more): each needs a choice."
+        )
     dry = data["dry_run"]
     if dry["executed"]:
         out.print(

@@ -36,6 +36,8 @@ _FIELDS = (
     "tally_skipped",
     "tally_saved",
     "tally_dry",
+    "tally_dry_executed",
+    "tally_dry_saved",
     "tally_failed",
     "tally_latest",
     "tally_rejected",
@@ -55,11 +57,27 @@ _PROGRESS = (
 _RUNNING = (State.APPROVED, State.EXECUTING)
 
 
-def progress_line(counts: Mapping[State, int], saved: Decimal, *, dry: bool = False) -> str:
-    """`Group of N: ✅ done · ⏭️ skipped · ❌ failed · 🚫 rejected · 💤 snoozed · 🕓 awaiting a decision
-    · ⏳ not finished`, each part present only when non-zero (done always), in that fixed order."""
+def progress_line(
+    counts: Mapping[State, int],
+    saved: Decimal,
+    *,
+    dry: bool = False,
+    dry_done: int = 0,
+    dry_saved: Decimal = Decimal(0),
+) -> str:
+    """`Group of N: ✅ done · 🧪 dry-run · ⏭️ skipped · ❌ failed · 🚫 rejected · 💤 snoozed · 🕓 awaiting a
+    decision · ⏳ not finished`, each part present only when non-zero (done always), in that fixed order.
+
+    `counts[EXECUTED]` counts every executed member, `dry_done` of them dry runs: real and dry-run
+    members are shown and summed apart, so a rehearsal is never mixed into money saved. `dry` marks a
+    card whose tally predates that split (all its executed members counted as one)."""
     total = sum(counts.values())
-    parts = [f"✅ {counts.get(State.EXECUTED, 0)} {'dry-run ' if dry else ''}done (${saved:.2f}/month)"]
+    real = counts.get(State.EXECUTED, 0) - dry_done
+    parts = []
+    if real or not dry_done:
+        parts.append(f"✅ {real} {'dry-run ' if dry else ''}done (${saved:.2f}/month)")
+    if dry_done:
+        parts.append(f"🧪 {dry_done} dry-run done (would save ${dry_saved:.2f}/month)")
     parts += [f"{mark} {counts[state]} {label}" for state, mark, label in _PROGRESS if counts.get(state)]
     running = sum(counts.get(state, 0) for state in _RUNNING)
     if running:
@@ -78,8 +96,10 @@ class CardTally:
     rejected: int = 0  # decided one by one before the rest were approved (services/notifier/decide.py)
     snoozed: int = 0
     saved_monthly_usd: Decimal = Decimal(0)
-    dry_run: bool = False
+    dry_run: bool = False  # a tally from before real and dry-run members were counted apart
     latest: str = ""
+    dry_executed: int = 0  # of `executed`, the dry runs
+    dry_saved_monthly_usd: Decimal = Decimal(0)
 
     @property
     def waiting(self) -> int:
@@ -96,7 +116,14 @@ class CardTally:
             State.SNOOZED: self.snoozed,
             State.EXECUTING: self.waiting,
         }
-        return progress_line(counts, self.saved_monthly_usd, dry=self.dry_run) + f"\nLatest: {self.latest}"
+        line = progress_line(
+            counts,
+            self.saved_monthly_usd,
+            dry=self.dry_run,
+            dry_done=self.dry_executed,
+            dry_saved=self.dry_saved_monthly_usd,
+        )
+        return line + f"\nLatest: {self.latest}"
 
 
 def saving_of(decision: Decision) -> Decimal:
@@ -123,23 +150,19 @@ class GroupCards:
             update = "ADD #failed :members SET #latest = :latest"
         elif decision.state in (State.EXECUTED, State.SKIPPED):
             executed = decision.state is State.EXECUTED
+            dry = executed and bool(decision.get(Attr.DRY_RUN))
+            # Real and dry-run members are counted apart (`tally_dry_*` also in `tally_executed`): a
+            # card mixing both never sums a rehearsal into money saved.
             names |= {
                 "#count": "tally_executed" if executed else "tally_skipped",
-                "#saved": "tally_saved",
-                "#dry": "tally_dry",
+                "#saved": "tally_dry_saved" if dry else "tally_saved",
             }
-            values |= {
-                ":one": 1,
-                ":saved": saving_of(decision) if executed else Decimal(0),
-                ":dry": bool(decision.get(Attr.DRY_RUN)) if executed else False,
-            }
-            update = (
-                "ADD #done :members, #count :one, #saved :saved DELETE #failed :members "
-                "SET #latest = :latest, #dry = :dry"
-            )
-            if not executed:  # a skip says nothing about dry runs: keep what executed members said
-                update = update.replace(", #dry = :dry", "")
-                del names["#dry"], values[":dry"]
+            values |= {":one": 1, ":saved": saving_of(decision) if executed else Decimal(0)}
+            update = "ADD #done :members, #count :one, #saved :saved"
+            if dry:
+                names["#dry"] = "tally_dry_executed"
+                update += ", #dry :one"
+            update += " DELETE #failed :members SET #latest = :latest"
         else:
             return False
         return await self._ledger.update_if(
@@ -169,6 +192,8 @@ class GroupCards:
             saved_monthly_usd=Decimal(str(record.get("tally_saved", 0))),
             dry_run=bool(record.get("tally_dry", False)),
             latest=str(record.get("tally_latest", "")),
+            dry_executed=int(record.get("tally_dry_executed", 0)),
+            dry_saved_monthly_usd=Decimal(str(record.get("tally_dry_saved", 0))),
         )
 
 

@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 import structlog
 
 from services.executor.claim import Claim, ClaimLost, take_claim
+from services.executor.kept import kept_cost
 from services.executor.outcome import OutcomeReporter, tell
 from services.executor.rules import admit, classify_error, error_code, recheck, role_refusal, saving
 from shared.aws import ClientFactory, RegionClients
@@ -35,6 +36,7 @@ from shared.errors import PermanentError, TransientError, UnsupportedResource
 from shared.events import ApprovalGranted, Envelope, Payload, RestoreRequested, utcnow
 from shared.kinds import Check, Kind, discover, remedies_of
 from shared.kinds.base import Done, Job, Observation, Refused, Remedy, Usage
+from shared.kinds.pricing import PriceTable, load_prices
 from shared.kinds.usage import read_usage
 from shared.ledger import Attr, Decision, Ledger, State
 from shared.registry import Registry
@@ -47,6 +49,7 @@ log = structlog.get_logger("cloudthrift.executor")
 class ExecutionPolicy:
     dry_run: bool = default("cloudthrift_dry_run")
     snapshot_before_delete: bool = default("cloudthrift_snapshot_before_delete")
+    safety_snapshot_tier: str = default("cloudthrift_safety_snapshot_tier")
     optout_tag: str = default("cloudthrift_optout_tag")
     # The claim has its own lifetime, renewed well before it ends, apart from the queue's visibility.
     claim_ttl: timedelta = timedelta(seconds=default("cloudthrift_claim_ttl_seconds"))
@@ -66,6 +69,8 @@ class ExecutorDeps:
     # Sends an undo that must wait back to this queue with a delay (restore.py); None: the queue's
     # own retry resumes it.
     requeue: Callable[[RestoreRequested, int], Awaitable[None]] | None = None
+    # To price a kept snapshot on the size AWS reports once it completes.
+    prices: PriceTable = field(default_factory=load_prices)
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,8 @@ class RoleRefused(PermanentError):
 
 def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
     """The ledger's record of what was approved decides what is done: its kind, its check, and the
-    check's first remedy the policy allows (no snapshot kept when snapshots are switched off)."""
+    remedy the human chose on the card (`remedy`), else the check's first one the policy allows (no
+    snapshot kept when snapshots are switched off; an archived one first when that is the tier)."""
     finding = decision.finding
     if finding.kind not in deps.registry:
         raise UnsupportedResource(f"no kind {finding.kind!r} in this executor")
@@ -152,7 +158,15 @@ def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
     if finding.check not in kind.checks:
         raise UnsupportedResource(f"{finding.kind} has no check {finding.check!r} in this executor")
     check = kind.checks.get(finding.check)()
-    allowed = remedies_of(check, snapshots=deps.policy.snapshot_before_delete)
+    chosen = decision.get(Attr.REMEDY)
+    if chosen:
+        if chosen not in check.remedies:
+            raise UnsupportedResource(f"{finding.kind}/{finding.check} has no remedy {chosen!r}")
+        # A human's explicit choice stands even when snapshots are off by default: they read its price.
+        return kind, check, kind.remedies.get(str(chosen))()
+    allowed = remedies_of(
+        check, snapshots=deps.policy.snapshot_before_delete, tier=deps.policy.safety_snapshot_tier
+    )
     if not allowed:
         raise UnsupportedResource(f"no remedy of {finding.kind}/{finding.check} is allowed by the policy")
     return kind, check, allowed[0]
@@ -185,7 +199,7 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
     if raw is None or kind.is_going(raw):
         if claim.resumed and not policy.dry_run:
             # We were executing it: an earlier attempt got as far as the clean-up. Done, once.
-            return _executed(await remedy.leftovers(clients, job), approval, decision, deps)
+            return _executed(await remedy.leftovers(clients, job), approval, decision, deps, remedy)
         where = "no longer exists" if raw is None else "is already being deleted"
         return _skipped(f"resource {where} (removed outside CloudThrift)", approval, decision, deps)
     observation = kind.observe(raw)
@@ -207,7 +221,7 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
     if isinstance(done, Refused):
         extra = {Attr.SNAPSHOT_ID: done.snapshot_id} if done.snapshot_id else {}
         return _skipped(done.reason, approval, decision, deps, extra)
-    return _executed(done, approval, decision, deps)
+    return _executed(done, approval, decision, deps, remedy)
 
 
 async def _usage_now(
@@ -228,17 +242,24 @@ def _approval_fields(approval: ApprovalGranted, decision: Decision) -> dict[str,
     }
 
 
-def _executed(done: Done, approval: ApprovalGranted, decision: Decision, deps: ExecutorDeps) -> Result:
+def _executed(
+    done: Done, approval: ApprovalGranted, decision: Decision, deps: ExecutorDeps, remedy: Remedy
+) -> Result:
     dry_run = deps.policy.dry_run
-    amount = saving(decision.finding.cost, done.keeps_snapshot)
-    fields: dict[str, Any] = _approval_fields(approval, decision) | {
-        Attr.EXECUTED_AT: deps.clock(),
-        Attr.ACTION: done.action,
-        Attr.DRY_RUN: dry_run,
-        Attr.ALREADY_GONE: done.already_gone,
-        # Distinct names so a dry run can never be summed into realised savings by mistake.
-        (Attr.WOULD_SAVE_MONTHLY_USD if dry_run else Attr.REALISED_MONTHLY_SAVING_USD): amount,
-    }
+    kept = kept_cost(decision, done, remedy, deps.prices.rates(decision.key.region))
+    amount = saving(decision.finding.cost, done.keeps_snapshot, kept.monthly_usd)
+    fields: dict[str, Any] = (
+        _approval_fields(approval, decision)
+        | kept.fields(remedy)
+        | {
+            Attr.EXECUTED_AT: deps.clock(),
+            Attr.ACTION: done.action,
+            Attr.DRY_RUN: dry_run,
+            Attr.ALREADY_GONE: done.already_gone,
+            # Distinct names so a dry run can never be summed into realised savings by mistake.
+            (Attr.WOULD_SAVE_MONTHLY_USD if dry_run else Attr.REALISED_MONTHLY_SAVING_USD): amount,
+        }
+    )
     if done.snapshot_id:
         fields[Attr.SNAPSHOT_ID] = done.snapshot_id
     fields.update({name: value for name, value in done.record.items() if value is not None})

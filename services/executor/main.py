@@ -18,11 +18,13 @@ from services.executor.group_card import GroupCards
 from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
 from services.executor.outcome import DiscordCardReporter, OutcomeReporter
 from services.executor.restore import handle_restore
-from services.executor.sweep import SweepDeps, run_sweeps
+from services.executor.retention import MoneyDeps, MoneySweep, Poster, run_money_sweeps, sweep_money_once
+from services.executor.sweep import SweepDeps, run_sweeps, sweep
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient
 from shared.events import ApprovalGranted, Envelope, RestoreRequested
 from shared.executor_status import run_heartbeat
+from shared.kinds import discover
 from shared.ledger import Ledger
 from shared.queue import Handler
 from shared.undo import undo_command
@@ -33,6 +35,7 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
     return ExecutionPolicy(
         dry_run=settings.cloudthrift_dry_run,
         snapshot_before_delete=settings.cloudthrift_snapshot_before_delete,
+        safety_snapshot_tier=settings.cloudthrift_safety_snapshot_tier,
         optout_tag=settings.cloudthrift_optout_tag,
         # The claim's own lifetime, renewed every third of it, independent of the visibility timeout.
         claim_ttl=timedelta(seconds=settings.cloudthrift_claim_ttl_seconds),
@@ -86,6 +89,27 @@ def sweep_deps(runtime: Runtime, kinds: Collection[str]) -> SweepDeps:
     )
 
 
+def money_deps(runtime: Runtime, poster: Poster) -> MoneyDeps:
+    """Retention and the savings count (services/executor/retention.py), with this worker's clients."""
+    settings = runtime.settings
+    return MoneyDeps(
+        aws=runtime.aws,
+        ledger=runtime.ledger,
+        poster=poster,
+        keep_for=timedelta(days=settings.cloudthrift_safety_snapshot_days),
+        channel_id=settings.discord_channel_id or "console",
+        metrics=runtime.telemetry.stage("executor").metrics,
+    )
+
+
+async def run_sweeps_once(runtime: Runtime, poster: Poster | None = None) -> MoneySweep:
+    """Every sweep, once: lost approvals re-driven, safety snapshots expired, cost avoided counted.
+    What a scheduled function calls instead of a long-running executor's loops."""
+    registry = frozenset(discover().names())
+    await sweep(sweep_deps(runtime, registry))
+    return await sweep_money_once(money_deps(runtime, poster or ConsoleDiscord()))
+
+
 @contextlib.asynccontextmanager
 async def build(runtime: Runtime) -> AsyncIterator[Handler]:
     """The handler, with the lost-approval sweep running for as long as the worker does."""
@@ -117,6 +141,13 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
             ),
             name="executor:sweep",
         )
+        money = asyncio.create_task(
+            run_money_sweeps(
+                money_deps(runtime, getattr(reporter, "poster", ConsoleDiscord())),
+                runtime.settings.cloudthrift_approval_sweep_seconds,
+            ),
+            name="executor:money",
+        )
         # Approvers see whether this executor acts or rehearses (shared/executor_status.py).
         heartbeat = asyncio.create_task(
             run_heartbeat(runtime.ledger, dry_run=deps.policy.dry_run), name="executor:heartbeat"
@@ -126,8 +157,9 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
         finally:
             # After the consumer drained (run_workers closes builds last); a sweep cut short is redone.
             sweeper.cancel()
+            money.cancel()
             heartbeat.cancel()
-            await asyncio.wait([sweeper, heartbeat])
+            await asyncio.wait([sweeper, money, heartbeat])
 
 
 WORKER = WorkerSpec(

@@ -63,6 +63,29 @@ def _usd(value: Any) -> str:
     return f"${Decimal(str(value)):.2f}"
 
 
+def saves(value: Any) -> str:
+    """`saves $X/month`, or, when what was kept costs more than what was removed, says so: never a
+    negative saving shown as "Saves $-10.00"."""
+    amount = Decimal(str(value or 0))
+    if amount < 0:
+        return (
+            f"costs {_usd(-amount)}/month more than it saves "
+            "(the kept snapshot costs more than the volume did)"
+        )
+    return f"saves {_usd(amount)}/month"
+
+
+def snapshot_basis(decision: Decision) -> str:
+    """What the kept snapshot's price rests on: the size AWS reported, or the provisioned upper bound."""
+    monthly = decision.get(Attr.SNAPSHOT_MONTHLY_USD)
+    if monthly is None or not decision.get(Attr.SNAPSHOT_ID):
+        return ""
+    if decision.get(Attr.SNAPSHOT_SIZE_GIB) is not None:
+        size = decision.get(Attr.SNAPSHOT_SIZE_GIB)
+        return f" net of the snapshot's {_usd(monthly)}/month ({size} GiB as AWS reports it)"
+    return f" net of the snapshot's {_usd(monthly)}/month (an upper bound: AWS did not report its size)"
+
+
 def headline(decision: Decision, quote: Callable[[Any], str] = str) -> str:
     """One line a human reads on the card: what happened, to what, who approved it, what it saves.
 
@@ -72,22 +95,26 @@ def headline(decision: Decision, quote: Callable[[Any], str] = str) -> str:
     rid = decision.get(Attr.RESOURCE_ID, decision.pk)
     who = quote(decision.get(Attr.APPROVER_NAME) or "unknown")
     if decision.state is State.EXECUTED:
+        snapshot = decision.get(Attr.SNAPSHOT_ID)
         what = {
-            "snapshot_then_delete": f"deleted {kind} {rid} after snapshot {decision.get('snapshot_id')}",
-            "delete": f"deleted {kind} {rid} (no snapshot kept)",
+            "snapshot_then_delete": f"deleted {kind} {rid} after snapshot {snapshot}",
+            "archive_snapshot_then_delete": f"deleted {kind} {rid} after snapshot {snapshot}, kept in the "
+            "archive tier (billed for at least 90 days; a restore takes up to 72 hours)",
+            "delete": f"deleted {kind} {rid} (no snapshot kept: it cannot be undone)",
             "release": f"released {rid} ({decision.get('public_ip') or 'address'})",
         }.get(str(decision.get(Attr.ACTION)), f"cleaned up {kind} {rid}")
         if decision.get(Attr.DRY_RUN):
-            would = {"snapshot_then_delete": "snapshot then delete", "delete": "delete", "release": "release"}
+            would = {"snapshot_then_delete": "snapshot then delete", "delete": "delete", "release": "release",
+                     "archive_snapshot_then_delete": "archive a snapshot then delete"}  # fmt: skip
             return (
                 f"🧪 Dry run: would {would.get(str(decision.get('action')), 'clean up')} {kind} {rid}, "
-                f"saving {_usd(decision.get('would_save_monthly_usd', 0))}/month. Nothing was changed. "
+                f"{saves(decision.get(Attr.WOULD_SAVE_MONTHLY_USD))}. Nothing was changed. "
                 f"Approved by {who}."
             )
         gone = " (it was already gone)" if decision.get(Attr.ALREADY_GONE) else ""
         return (
-            f"✅ Done: {what}{gone}. Saves {_usd(decision.get('realised_monthly_saving_usd', 0))}/month. "
-            f"Approved by {who}."
+            f"✅ Done: {what}{gone}. {saves(decision.get(Attr.REALISED_MONTHLY_SAVING_USD)).capitalize()}"
+            f"{snapshot_basis(decision)}. Approved by {who}."
         )
     if decision.state is State.SKIPPED:
         return f"⏭️ Skipped {kind} {rid}: {quote(decision.get('skip_reason'))}. Nothing was deleted."
@@ -153,10 +180,13 @@ class ConsoleReporter:
 def group_summary(members: list[Decision], latest: Outcome) -> str:
     """A group card read whole (every member): what the tally shows, for one-off reads and checks."""
     done = [m for m in members if m.state is State.EXECUTED]
-    saved = sum((saving_of(m) for m in done), Decimal(0))
+    dry = [m for m in done if m.get(Attr.DRY_RUN)]
+    saved = sum((saving_of(m) for m in done if not m.get(Attr.DRY_RUN)), Decimal(0))
     counts = {state: sum(1 for m in members if m.state is state) for state in State}
-    dry = any(m.get(Attr.DRY_RUN) for m in done)
-    return f"{progress_line(counts, saved, dry=dry)}\nLatest: {headline(latest.decision, escape_markdown)}"
+    line = progress_line(
+        counts, saved, dry_done=len(dry), dry_saved=sum((saving_of(m) for m in dry), Decimal(0))
+    )
+    return f"{line}\nLatest: {headline(latest.decision, escape_markdown)}"
 
 
 class GroupTally(Protocol):
@@ -181,6 +211,11 @@ class DiscordCardReporter:
         self._fallback = fallback or ConsoleReporter()
         self._cards = cards
         self._coalesce = coalesce or CoalescedEdits()
+
+    @property
+    def poster(self) -> Any:
+        """The editor itself (Discord's client or the console's): notices are posted through it."""
+        return self._editor
 
     async def report(self, outcome: Outcome) -> None:
         channel_id, message_id = outcome.channel_id, outcome.message_id

@@ -135,9 +135,12 @@ def recheck(
     return None
 
 
-def saving(cost: CostEstimate, keeps_snapshot: bool) -> Decimal:
-    """Monthly saving of what was really done: the kept snapshot's storage is subtracted only if kept."""
-    return cost.monthly_usd - (cost.snapshot_monthly_usd if keeps_snapshot else Decimal(0))
+def saving(cost: CostEstimate, keeps_snapshot: bool, kept_usd: Decimal | None = None) -> Decimal:
+    """Monthly saving of what was really done: what stays billed (the kept snapshot, `kept_usd` when
+    priced on what was really kept) is subtracted only if kept."""
+    if not keeps_snapshot:
+        return cost.monthly_usd
+    return cost.monthly_usd - (cost.snapshot_monthly_usd if kept_usd is None else kept_usd)
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from services.executor.accrual import HOURS_PER_MONTH, Accrual, accruals_of
 from shared.events import utcnow
 from shared.ledger import Attr, Decision, Ledger, State
 
@@ -28,8 +29,6 @@ UNDOING = frozenset({"RESTORING", "RESTORED"})
 DECIDED = frozenset(
     {"APPROVED", "REJECTED", "SNOOZED", "EXECUTING", "EXECUTED", "SKIPPED", "FAILED"} | CLEANED_UP
 )
-# AWS prices a month as 730 hours (the price table's convention: $0.005/h is $3.65 a month).
-HOURS_PER_MONTH = Decimal(730)
 # Every attribute `summarize` reads: readers project these instead of transferring whole findings.
 FIELDS = (
     "decision_id",
@@ -48,6 +47,11 @@ FIELDS = (
     "approver_name",
     "monthly_cost_usd",
     "net_monthly_saving_usd",
+    "restore_requested_at",
+    "gross_monthly_saving_usd",
+    "snapshot_size_basis",
+    "snapshot_expired_at",
+    "net_before_expiry_usd",
 )
 _CENT = Decimal("0.01")
 
@@ -59,15 +63,6 @@ def _money(value: Any) -> Decimal:
 def usd(value: Decimal) -> str:
     """Money as text: two decimals, exact (what a spreadsheet expects)."""
     return str(value.quantize(_CENT))
-
-
-@dataclass(frozen=True)
-class Accrual:
-    """One real clean-up: it avoids `monthly_usd` a month from `start` until `end` (its undo), if any."""
-
-    start: datetime
-    monthly_usd: Decimal
-    end: datetime | None = None
 
 
 def _table(values: dict[str, Decimal]) -> dict[str, str]:
@@ -90,11 +85,21 @@ class SavingsReport:
     by_approver: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     accruals: list[Accrual] = field(default_factory=list)
     undone: int = 0
+    # Clean-ups a human chose knowingly although they cost more than they save: counted, and said.
+    losing: int = 0
+    losing_monthly_usd: Decimal = Decimal(0)
+    # What the kept snapshots' prices rest on: the size AWS reported, or the provisioned upper bound.
+    snapshot_reported: int = 0
+    snapshot_upper_bound: int = 0
+    snapshots_expired: int = 0
     dry_runs: int = 0
     dry_run_monthly_usd: Decimal = Decimal(0)
     pending: int = 0
     pending_waste_monthly_usd: Decimal = Decimal(0)
     pending_net_saving_monthly_usd: Decimal = Decimal(0)
+    # Undecided findings whose default clean-up would lose money: never summed into the net saving.
+    pending_losing: int = 0
+    pending_losing_monthly_usd: Decimal = Decimal(0)
     pending_by_state: Counter[str] = field(default_factory=Counter)
     pending_by_account: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     pending_by_kind: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
@@ -148,6 +153,12 @@ class SavingsReport:
                 "executed": self.executed,
                 "undone": self.undone,
                 "avoided_to_date_usd": usd(self.avoided_to_date_usd),
+                "losing": {"executed": self.losing, "monthly_usd": usd(self.losing_monthly_usd)},
+                "snapshot_cost": {
+                    "reported_by_aws": self.snapshot_reported,
+                    "upper_bound": self.snapshot_upper_bound,
+                    "expired": self.snapshots_expired,
+                },
                 "by_month": _table(self.by_month),
                 "by_month_and_kind": {m: _table(k) for m, k in sorted(self.by_month_and_kind.items())},
                 "by_kind": _table(self.by_kind),
@@ -159,6 +170,10 @@ class SavingsReport:
                 "decisions": self.pending,
                 "waste_monthly_usd": usd(self.pending_waste_monthly_usd),
                 "net_saving_monthly_usd": usd(self.pending_net_saving_monthly_usd),
+                "losing_by_default": {
+                    "decisions": self.pending_losing,
+                    "monthly_usd": usd(self.pending_losing_monthly_usd),
+                },
                 "by_state": dict(sorted(self.pending_by_state.items())),
                 "by_account": _table(self.pending_by_account),
                 "by_kind": _table(self.pending_by_kind),
@@ -202,7 +217,12 @@ def summarize(decisions: Iterable[Decision], *, now: datetime | None = None) -> 
             report.pending += 1
             report.pending_by_state[state] += 1
             report.pending_waste_monthly_usd += amount
-            report.pending_net_saving_monthly_usd += _money(decision.get(Attr.NET_MONTHLY_SAVING_USD))
+            net = _money(decision.get(Attr.NET_MONTHLY_SAVING_USD))
+            if net < 0:  # its default clean-up loses money: a human must choose; never summed silently
+                report.pending_losing += 1
+                report.pending_losing_monthly_usd += -net
+            else:
+                report.pending_net_saving_monthly_usd += net
             report.pending_by_account[str(decision.get(Attr.ACCOUNT_ID, "unknown"))] += amount
             report.pending_by_kind[str(decision.get(Attr.KIND, "unknown"))] += amount
     return report
@@ -211,19 +231,26 @@ def summarize(decisions: Iterable[Decision], *, now: datetime | None = None) -> 
 def _cleaned_up(report: SavingsReport, decision: Decision) -> None:
     amount = _money(decision.get(Attr.REALISED_MONTHLY_SAVING_USD))
     executed_at = decision.time(Attr.EXECUTED_AT)
-    restored_at = decision.time("restored_at")
-    if restored_at is None and decision.get(Attr.STATE) == "RESTORED":
-        restored_at = decision.time(Attr.UPDATED_AT)
-    if executed_at is not None:
-        report.accruals.append(Accrual(executed_at, amount, restored_at))
-    if restored_at is not None or decision.get(Attr.STATE) in UNDOING:
+    report.accruals.extend(accruals_of(decision))
+    asked = decision.time(Attr.RESTORE_REQUESTED_AT) or decision.time(Attr.RESTORED_AT)
+    # A failed undo brought nothing back: it still saves (and a retry asks again).
+    if decision.get(Attr.STATE) in UNDOING or (asked and decision.get(Attr.STATE) != "RESTORE_FAILED"):
         report.undone += 1
-        return  # undone (or being undone): no longer saving, though what it avoided stays avoided
-    # Still saving (a failed undo has not brought the resource back).
+        return  # undone (or being undone): it saves nothing any more, what it avoided stays avoided
     month = executed_at.strftime("%Y-%m") if executed_at else "unknown"
     kind = str(decision.get(Attr.KIND, "unknown"))
     report.executed += 1
     report.realised_monthly_usd += amount
+    if amount < 0:
+        report.losing += 1
+        report.losing_monthly_usd += -amount
+    basis = str(decision.get(Attr.SNAPSHOT_SIZE_BASIS) or "")
+    if decision.get("snapshot_expired_at"):
+        report.snapshots_expired += 1
+    elif basis.startswith("reported"):
+        report.snapshot_reported += 1
+    elif basis.startswith("upper bound"):
+        report.snapshot_upper_bound += 1
     report.by_month[month] += amount
     report.by_month_and_kind[month][kind] += amount
     report.by_kind[kind] += amount

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,8 +22,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from services.notifier.choices import choice_label, choices_text, money
 from shared.discord_messages import clamp_message, cut, disabled_components, escape_markdown
-from shared.events import Analysis, Finding
+from shared.events import Analysis, CostEstimate, Finding
 from shared.ledger import Decision, State
 
 Action = Literal["approve", "reject", "snooze"]
@@ -35,25 +37,32 @@ _LARGEST = 10
 
 @dataclass(frozen=True)
 class Button:
-    """What a click names: the action, the card, and for a single card the ledger key of its decision."""
+    """What a click names: the action, the card, for a single card the ledger key of its decision, and
+    for an approval of another remedy than the default, that remedy (the card's priced choices)."""
 
     action: Action
     card_id: str
     pk: str | None = None
+    remedy: str | None = None
 
 
-def custom_id(action: Action, card_id: str, pk: str | None = None) -> str:
-    """`ct:<action>:<card id>`, or `ct:<action>:<decision id, 22 chars>:<ledger key>` when that fits.
+_REMEDY = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+
+
+def custom_id(action: Action, card_id: str, pk: str | None = None, remedy: str | None = None) -> str:
+    """`ct:<action>:<card id>`, or `ct:<action>:<decision id, 22 chars>:<ledger key>` when that fits;
+    an approval of a chosen remedy names it in the action: `ct:approve/<remedy>:...`.
 
     The second form lets a click on a single card skip reading the card record (one AWS call less per
     click); a key too long for it falls back to the first. Both are <= 100 characters by construction.
     """
+    verb = f"{action}/{remedy}" if remedy else action
     if pk is not None:
         compact = base64.urlsafe_b64encode(uuid.UUID(card_id).bytes).decode().rstrip("=")
-        direct = f"{PREFIX}:{action}:{compact}:{pk}"
+        direct = f"{PREFIX}:{verb}:{compact}:{pk}"
         if len(direct) <= 100:
             return direct
-    value = f"{PREFIX}:{action}:{card_id}"
+    value = f"{PREFIX}:{verb}:{card_id}"
     if len(value) > 100:
         raise ValueError(f"custom_id for card {card_id!r} would exceed 100 characters")
     return value
@@ -62,22 +71,28 @@ def custom_id(action: Action, card_id: str, pk: str | None = None) -> str:
 def parse_custom_id(value: str) -> Button | None:
     """The click, or None for a button this version did not make."""
     parts = value.split(":", 3)
-    if len(parts) < 3 or parts[0] != PREFIX or parts[1] not in ACTIONS:
+    if len(parts) < 3 or parts[0] != PREFIX:
         return None
-    action: Action = parts[1]  # type: ignore[assignment]
+    verb, _, remedy = parts[1].partition("/")
+    if verb not in ACTIONS or (remedy and (verb != "approve" or not _REMEDY.match(remedy))):
+        return None
+    action: Action = verb  # type: ignore[assignment]
     if len(parts) == 3:
-        return Button(action, parts[2]) if 1 <= len(parts[2]) <= 64 else None
+        return Button(action, parts[2], None, remedy or None) if 1 <= len(parts[2]) <= 64 else None
     try:
         card_id = str(uuid.UUID(bytes=base64.urlsafe_b64decode(parts[2] + "==")))
     except ValueError:
         return None
-    return Button(action, card_id, parts[3]) if parts[3].count("#") >= 2 else None
+    return Button(action, card_id, parts[3], remedy or None) if parts[3].count("#") >= 2 else None
 
 
 def cli_command(value: str) -> str | None:
     """What the console shows under a card: the CLI command that does what the button does."""
     button = parse_custom_id(value)
-    return f"cloudthrift {button.action} {button.card_id}" if button else None
+    if button is None:
+        return None
+    chosen = f" --remedy {button.remedy}" if button.remedy else ""
+    return f"cloudthrift {button.action} {button.card_id}{chosen}"
 
 
 def nonce(card_id: str) -> str:
@@ -86,11 +101,35 @@ def nonce(card_id: str) -> str:
 
 
 def buttons(
-    card_id: str, *, group: bool, snooze_days: int = 30, disabled: bool = False, pk: str | None = None
+    card_id: str,
+    *,
+    group: bool,
+    snooze_days: int = 30,
+    disabled: bool = False,
+    pk: str | None = None,
+    cost: CostEstimate | None = None,
 ) -> list[dict[str, Any]]:
+    """Approve (the default remedy), Reject, Snooze; with a single card's priced choices, one Approve
+    per other remedy that saves money, and no default Approve when the default would lose money."""
     suffix = " all" if group else ""
+    approve = [
+        {"type": 2, "style": 3, "label": f"Approve{suffix}", "custom_id": custom_id("approve", card_id, pk)}
+    ]
+    if cost is not None and cost.choices:
+        default = cost.choices[0].remedy
+        approve = [] if cost.loses_money else approve
+        approve += [
+            {
+                "type": 2,
+                "style": 3 if choice.undo else 4,
+                "label": cut(choice_label(choice), 80),
+                "custom_id": custom_id("approve", card_id, pk, choice.remedy),
+            }
+            for choice in cost.choices
+            if choice.remedy != default and choice.net_monthly_saving_usd > 0
+        ][:3]
     row = [
-        {"type": 2, "style": 3, "label": f"Approve{suffix}", "custom_id": custom_id("approve", card_id, pk)},
+        *approve,
         {"type": 2, "style": 4, "label": f"Reject{suffix}", "custom_id": custom_id("reject", card_id, pk)},
         {
             "type": 2,
@@ -130,10 +169,6 @@ def code(text: object) -> str:
     return str(text).replace("`", "'")
 
 
-def money(value: Decimal) -> str:
-    return f"${value:,.2f}"
-
-
 def source_label(analysis: Analysis) -> str:
     return "rules (no Gemini)" if analysis.source == "rules" else f"Gemini ({analysis.source})"
 
@@ -146,6 +181,17 @@ def _facts(finding: Finding) -> str:
 def _age(finding: Finding, now: datetime) -> str:
     created = f"{(now - finding.created_at).days} days" if finding.created_at else "unknown"
     return f"created {created} ago; idle since {finding.idle_since:%Y-%m-%d}"
+
+
+def _net_saving(cost: CostEstimate) -> str:
+    """The default's net saving; when it would lose money, said so (never "$-35.00") and why."""
+    if cost.loses_money:
+        return (
+            f"none by default: keeping the snapshot ({money(cost.snapshot_monthly_usd)}/month) loses "
+            f"{money(-cost.net_monthly_saving_usd)}/month; pick a cheaper choice below"
+        )
+    kept = f" (snapshot kept: {money(cost.snapshot_monthly_usd)})" if cost.snapshot_monthly_usd else ""
+    return f"{money(cost.net_monthly_saving_usd)}/month{kept}"
 
 
 def single_card(
@@ -166,12 +212,7 @@ def single_card(
             {"name": "Monthly cost", "value": money(cost.monthly_usd), "inline": True},
             {
                 "name": "Net saving",
-                "value": f"{money(cost.net_monthly_saving_usd)}/month"
-                + (
-                    f" (snapshot kept: {money(cost.snapshot_monthly_usd)})"
-                    if cost.snapshot_monthly_usd
-                    else ""
-                ),
+                "value": _net_saving(cost),
                 "inline": True,
             },
             {"name": "Risk", "value": f"{analysis.risk}: {md(analysis.risk_reason)}", "inline": False},
@@ -182,6 +223,7 @@ def single_card(
             },
             {"name": "Analysis by", "value": source_label(analysis), "inline": True},
             {"name": "Undo", "value": undo_text(finding), "inline": False},
+            *([{"name": "Choices", "value": choices_text(cost), "inline": False}] if cost.choices else []),
             {"name": "Tags", "value": tags, "inline": False},
         ],
         "footer": {
@@ -193,15 +235,23 @@ def single_card(
     return clamp_message(
         {
             "embeds": [embed],
-            "components": buttons(card_id, group=False, snooze_days=snooze_days, pk=finding.key.pk),
+            "components": buttons(
+                card_id, group=False, snooze_days=snooze_days, pk=finding.key.pk, cost=cost
+            ),
         }
     )
 
 
 def group_card(
-    items: Sequence[tuple[Finding, Analysis | None]], card_id: str, *, snooze_days: int = 30
+    items: Sequence[tuple[Finding, Analysis | None]],
+    card_id: str,
+    *,
+    snooze_days: int = 30,
+    apart: Sequence[Finding] = (),
 ) -> dict[str, Any]:
-    """One card for many findings of a scan that share account, region and kind."""
+    """One card for many findings of a scan that share account, region and kind. `apart` are the
+    findings of the same window whose default clean-up would lose money: not members (Approve all
+    never includes them), listed here, each on its own card with its priced choices."""
     first = items[0][0]
     total = sum((f.cost.monthly_usd for f, _ in items), Decimal(0))
     net = sum((f.cost.net_monthly_saving_usd for f, _ in items), Decimal(0))
@@ -235,6 +285,21 @@ def group_card(
         ],
         "footer": {"text": f"Prices: {first.cost.price_source} ({first.cost.price_date}) · group {card_id}"},
     }
+    if apart:
+        listed = [
+            f"• `{code(f.key.resource_id)}` {md(f.kind)} {money(f.cost.monthly_usd)}/mo: its default "
+            f"clean-up loses {money(-f.cost.net_monthly_saving_usd)}/month"
+            for f in apart[:_LARGEST]
+        ]
+        more = f"\n…and {len(apart) - _LARGEST} more" if len(apart) > _LARGEST else ""
+        embed["fields"].append(
+            {
+                "name": f"Not in Approve all: {len(apart)} need their own decision",
+                "value": "The safety snapshot would cost more than the resource saves: each has its own "
+                "card with cheaper choices.\n" + "\n".join(listed) + more,
+                "inline": False,
+            }
+        )
     return clamp_message(
         {"embeds": [embed], "components": buttons(card_id, group=True, snooze_days=snooze_days)}
     )

@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
 
         run(go())
 
-    def _decide(ident: str, action: Action, name: str | None) -> None:
+    def _decide(ident: str, action: Action, name: str | None, remedy: str | None = None) -> None:
         from services.cli_support import run, settings
         from services.notifier.decide import DecideDeps
         from services.notifier.operator import UnknownDecision, decide_from_cli
@@ -139,16 +139,18 @@ def register(app: typer.Typer) -> None:
                 )
                 try:
                     outcome = await decide_from_cli(
-                        deps, sink, ident, action, approver, now=datetime.now(UTC)
+                        deps, sink, ident, action, approver, now=datetime.now(UTC), remedy=remedy
                     )
                 except UnknownDecision as exc:
                     typer.echo(f"cloudthrift: {exc}", err=True)
                     raise typer.Exit(1) from None
                 executor = await describe_now(runtime.ledger) if action == "approve" else None
             if not outcome.decided:
-                from services.notifier.decide import earlier_summary
+                from services.notifier.decide import earlier_summary, needs_choice_summary
 
-                typer.echo(earlier_summary(outcome))
+                typer.echo(
+                    needs_choice_summary(outcome) if outcome.needs_choice else earlier_summary(outcome)
+                )
                 raise typer.Exit(1)
             typer.echo(
                 f"{action}: {len(outcome.decided)} decision(s) by {approver.name}"
@@ -167,9 +169,25 @@ def register(app: typer.Typer) -> None:
         as_: Annotated[
             str | None, typer.Option("--as", metavar="NAME", help="Approver name to record.")
         ] = None,
+        remedy: Annotated[
+            str | None,
+            typer.Option(
+                "--remedy",
+                metavar="NAME",
+                help="Run this remedy instead of the default (the card's choices: e.g. delete, "
+                "archive-snapshot-then-delete). Required when the default would lose money.",
+            ),
+        ] = None,
     ) -> None:
         """Approve like the Discord button does (recorded with you as approver, via the CLI)."""
-        _decide(ident, "approve", as_)
+        if remedy is not None:
+            from shared.kinds import discover
+
+            known = sorted({name for _, kind in discover() for name in kind.remedies.names()})
+            if remedy not in known:
+                typer.echo(f"cloudthrift: no remedy {remedy!r} (known: {', '.join(known)})", err=True)
+                raise typer.Exit(2)
+        _decide(ident, "approve", as_, remedy)
 
     @app.command()
     def reject(

@@ -67,6 +67,8 @@ class Outcome:
     found: bool = True
     decided: list[Decision] = field(default_factory=list)  # moved by this click
     earlier: list[Decision] = field(default_factory=list)  # already decided by someone else
+    # Left waiting: "approve" without a chosen remedy, whose default clean-up would lose money.
+    needs_choice: list[Decision] = field(default_factory=list)
     published: int = 0
     channel_id: str | None = None
     message_id: str | None = None
@@ -87,10 +89,14 @@ async def decide(
     now: datetime,
     only: frozenset[str] | None = None,
     pk: str | None = None,
+    remedy: str | None = None,
 ) -> Outcome:
     """Decide every decision of a card (or, with `only`, some of them: the CLI names one decision).
 
     A single card's button carries its decision's key (`pk`): then the card record is not read.
+    An approval names the `remedy` the human chose (recorded for the executor to run), or none: then
+    a decision whose default clean-up would lose money is not approved (`needs_choice`), so neither
+    Approve all nor a bare `cloudthrift approve` ever runs a money-losing clean-up.
     """
     outcome = Outcome(action=action)
     if pk is not None and DecisionKey.is_legacy_pk(pk):  # a card posted before keys named the check
@@ -112,6 +118,8 @@ async def decide(
     fields: dict[str, Any] = {"approver": approver, "decided_by": approver.name, "decided_at": now}
     if action == "approve":
         fields["approved_at"] = now
+        if remedy:
+            fields[Attr.REMEDY] = remedy
     if action == "snooze":
         outcome.until = now + timedelta(days=deps.snooze_days)
         fields["snoozed_until"] = outcome.until
@@ -125,8 +133,10 @@ async def decide(
                 TARGET[action],
                 fields=fields,
                 actor=f"{approver.via}:{approver.name}",
+                note=f"remedy chosen: {remedy}" if remedy and action == "approve" else None,
                 now=now,
                 expected_decision_id=decision_id,
+                unless_loses_money=action == "approve" and not remedy,
             )
         return result.applied, result.current
 
@@ -134,11 +144,20 @@ async def decide(
     for (_, decision_id), (applied, current) in zip(members, moves, strict=True):
         if applied and current is not None:
             outcome.decided.append(current)
+        elif (
+            current is not None
+            and current.decision_id == decision_id
+            and current.state is State.AWAITING_APPROVAL
+            and action == "approve"
+        ):
+            outcome.needs_choice.append(current)
         elif current is not None and current.decision_id == decision_id:
             outcome.earlier.append(current)
         # else: the resource started a new cycle since the card was posted; this card no longer decides it
     if pk is not None:
-        outcome.found = bool(outcome.decided or outcome.earlier or moves[0][1] is not None)
+        outcome.found = bool(
+            outcome.decided or outcome.earlier or outcome.needs_choice or moves[0][1] is not None
+        )
         current = moves[0][1]
         if current is not None:
             outcome.channel_id, outcome.message_id = (
@@ -166,6 +185,7 @@ async def decide(
         approver=approver.name,
         decided=len(outcome.decided),
         earlier=len(outcome.earlier),
+        needs_choice=len(outcome.needs_choice),
         published=outcome.published,
     )
     return outcome
@@ -219,6 +239,15 @@ async def _lost_grants(deps: DecideDeps, earlier: list[Decision], now: datetime)
             log.warning("decision.grant_republished", decision_id=decision.decision_id)
             lost.append(grant_for(decision))
     return lost
+
+
+def needs_choice_summary(outcome: Outcome) -> str:
+    """Why an approval did nothing: the default clean-up would lose money, so a remedy must be chosen."""
+    pks = ", ".join(d.key.resource_id for d in outcome.needs_choice[:5])
+    return (
+        f"Not approved: the default clean-up of {pks} would cost more than it saves (its safety snapshot "
+        f"costs more than the resource). Choose a remedy on its card, or `--remedy` on the CLI."
+    )
 
 
 def earlier_summary(outcome: Outcome) -> str:

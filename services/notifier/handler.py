@@ -208,19 +208,35 @@ async def _sleep_until(deps: NotifierDeps, moment: datetime) -> None:
 
 
 async def post_cards(deps: NotifierDeps, members: Sequence[Decision], *, group_window: str | None) -> None:
-    """One group card for all `members`, or one card each; then record each as AWAITING_APPROVAL."""
+    """One group card for all `members`, or one card each; then record each as AWAITING_APPROVAL.
+
+    A member whose default clean-up would lose money (its safety snapshot costs more than it saves) is
+    never a group member: Approve all must not include it. It gets its own card with its priced
+    choices, and the group card lists it. The last member (the leader's own decision) stays last."""
     status = await deps.executor_status() if deps.executor_status else None
     if group_window is not None:
+        apart = [d for d in members if d.finding.cost.loses_money]
+        together = [d for d in members if not d.finding.cost.loses_money]
+        leader = members[-1] if members and any(d is members[-1] for d in apart) else None
+        await _single_cards(deps, [d for d in apart if d is not leader], status)
         # A ledger item holds at most 400 KB: very large groups are split over several group cards.
-        for start in range(0, len(members), _MAX_GROUP):
-            chunk = members[start : start + _MAX_GROUP]
+        for start in range(0, len(together), _MAX_GROUP):
+            chunk = together[start : start + _MAX_GROUP]
             card_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{group_window}#{start}"))
             payload = cards.group_card(
-                [(d.finding, d.analysis) for d in chunk], card_id, snooze_days=deps.snooze_days
+                [(d.finding, d.analysis) for d in chunk],
+                card_id,
+                snooze_days=deps.snooze_days,
+                apart=[d.finding for d in apart] if start == 0 else (),
             )
             payload = cards.with_executor_status(payload, status)
             await _post(deps, card_id, payload, chunk, group=True)
+        await _single_cards(deps, [leader] if leader is not None else [], status)
         return
+    await _single_cards(deps, members, status)
+
+
+async def _single_cards(deps: NotifierDeps, members: Sequence[Decision], status: str | None) -> None:
     for decision in members:
         analysis = decision.analysis
         if analysis is None:

@@ -25,7 +25,7 @@ from multidict import CIMultiDict
 from nacl.signing import VerifyKey
 
 from services.notifier import cards
-from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summary
+from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summary, needs_choice_summary
 from services.notifier.inbound import Click, Ping, parse_interaction, signature_ok
 from services.notifier.refusals import BODY_TIMEOUT, Refusals
 from services.notifier.undo import undo_click
@@ -94,6 +94,7 @@ class Pressed:
     approver: Approver
     rows: list[dict[str, Any]]
     now: datetime
+    remedy: str | None = None  # an approval of one of the card's priced choices
 
 
 OnClick = Callable[[Click, bytes], Awaitable[dict[str, Any]]]
@@ -137,7 +138,7 @@ def pressed(gate: Gate, interaction: Click, now: datetime) -> Pressed | dict[str
     if isinstance(approver, dict):
         return approver
     rows = interaction.rows() or cards.buttons(button.card_id, group=False)
-    return Pressed(button.card_id, button.action, button.pk, approver, rows, now)
+    return Pressed(button.card_id, button.action, button.pk, approver, rows, now, button.remedy)
 
 
 def clicker(gate: Gate, interaction: Click, action: str, card_id: str) -> Approver | dict[str, Any]:
@@ -186,7 +187,15 @@ async def click(
         return await defer(deferral, body, press)
     # Never cancelled: a decision cut off between its transition and its publish would lose its event.
     task = asyncio.ensure_future(
-        decide(endpoint.decide, press.card_id, press.action, press.approver, now=press.now, pk=press.pk)
+        decide(
+            endpoint.decide,
+            press.card_id,
+            press.action,
+            press.approver,
+            now=press.now,
+            pk=press.pk,
+            remedy=press.remedy,
+        )
     )
     try:
         outcome = await asyncio.wait_for(asyncio.shield(task), endpoint.click_budget)
@@ -213,6 +222,8 @@ async def click(
         return ephemeral("CloudThrift could not finish recording this click; please click again in a minute.")
     if not outcome.found:
         return ephemeral("This card is unknown to CloudThrift (was the ledger reset?).")
+    if not outcome.decided and outcome.needs_choice:
+        return ephemeral(needs_choice_summary(outcome))
     if not outcome.decided:
         return ephemeral(earlier_summary(outcome))
     return {"type": UPDATE_MESSAGE, "data": decided_card(outcome, press.rows, press.approver.name, press.now)}
@@ -240,7 +251,13 @@ async def finish_click(endpoint: Endpoint, body: bytes, received_at: datetime) -
     if isinstance(press, dict):
         return None
     outcome = await decide(
-        endpoint.decide, press.card_id, press.action, press.approver, now=press.now, pk=press.pk
+        endpoint.decide,
+        press.card_id,
+        press.action,
+        press.approver,
+        now=press.now,
+        pk=press.pk,
+        remedy=press.remedy,
     )
     if endpoint.sink is not None and outcome.decided and outcome.channel_id and outcome.message_id:
         card = decided_card(outcome, press.rows, press.approver.name, press.now)

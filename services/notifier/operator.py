@@ -50,9 +50,10 @@ async def decide_from_cli(
     approver: Approver,
     *,
     now: datetime,
+    remedy: str | None = None,
 ) -> Outcome:
     target = await resolve(deps.ledger, ident)
-    outcome = await decide(deps, target.card_id, action, approver, now=now, only=target.only)
+    outcome = await decide(deps, target.card_id, action, approver, now=now, only=target.only, remedy=remedy)
     whole_card = not outcome.group or target.only is None
     if sink is not None and outcome.decided and whole_card and outcome.message_id and outcome.channel_id:
         status = cards.status_line(

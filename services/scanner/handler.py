@@ -177,6 +177,7 @@ async def _scan_region(
                         now=now,
                         scan_id=request.scan_id,
                         role_arn=request.role_arn,  # the executor acts through the role the scan used
+                        tier=deps.policy.safety_snapshot_tier,
                     )
                     if check.saves_only and finding.cost.net_monthly_saving_usd <= 0:
                         spared.append("no-saving")  # e.g. gp3 would cost more than gp2

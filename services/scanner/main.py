@@ -34,6 +34,7 @@ def scan_policy(settings: Settings) -> ScanPolicy:
         kinds=tuple(settings.cloudthrift_kinds),
         region_concurrency=settings.cloudthrift_region_concurrency,
         check_min_age_days=settings.cloudthrift_check_min_age_days,
+        safety_snapshot_tier=settings.cloudthrift_safety_snapshot_tier,
     )
 
 

@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from shared.config import default
-from shared.events import CostEstimate, DecisionKey, Finding
-from shared.kinds import Check, Kind, remedies_of
+from shared.events import CostEstimate, DecisionKey, Finding, RemedyChoice
+from shared.kinds import Check, Kind, Remedy, remedies_of
 from shared.kinds.base import Observation, Usage
-from shared.kinds.pricing import PriceTable, money
+from shared.kinds.pricing import PriceTable, Rates, money
 
 Verdict = Literal["idle", "busy", "opted-out", "too-young", "usage-unknown"]
 
@@ -30,6 +30,8 @@ class ScanPolicy:
     region_concurrency: int = default("cloudthrift_region_concurrency")
     # "kind/check" -> days: a check's own minimum age, instead of the one it declares (`Check.min_age`).
     check_min_age_days: Mapping[str, float] = field(default_factory=dict)
+    # Which tier the proposed remedy keeps its safety snapshot in (CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER).
+    safety_snapshot_tier: str = default("cloudthrift_safety_snapshot_tier")
 
     def min_age_for(self, check: Check) -> timedelta:
         own = self.check_min_age_days.get(f"{check.kind.name}/{check.name}")
@@ -68,14 +70,16 @@ def build_finding(
     now: datetime,
     scan_id: str,
     role_arn: str | None = None,
+    tier: str = "standard",
 ) -> Finding:
     """Price the resource, and what the proposed remedy keeps billing (the snapshot it keeps)."""
     rates = prices.rates(key.region)
     priced = check.kind().price(observation, rates)
     monthly = money(sum((item.monthly_usd for item in priced.lines), Decimal(0)))
-    remedy = remedies_of(check)[0]
-    residual = remedy.residual(observation, rates)
-    kept = residual.monthly_usd if residual is not None else Decimal(0)
+    remedies = remedies_of(check, tier=tier)
+    choices = tuple(_choice(remedy, observation, rates, monthly) for remedy in remedies)
+    remedy = remedies[0]
+    kept = choices[0].residual_monthly_usd
     notes = [priced.note] if priced.note else []
     if kept and remedy.keeps_snapshot:
         notes.append(prices.notes["snapshot"])
@@ -94,9 +98,24 @@ def build_finding(
             price_source=rates.source,
             price_date=prices.as_of,
             note=" ".join(notes) or None,
+            choices=choices if len(choices) > 1 else (),
         ),
         scan_id=scan_id,
         role_arn=role_arn,
+    )
+
+
+def _choice(remedy: Remedy, observation: Observation, rates: Rates, monthly: Decimal) -> RemedyChoice:
+    """One remedy priced: what it keeps billing, the net saving, its undo (None: it has none)."""
+    residual = remedy.residual(observation, rates)
+    kept = money(residual.monthly_usd) if residual is not None else Decimal(0)
+    return RemedyChoice(
+        remedy=remedy.name,
+        summary=remedy.summary[:300],
+        residual_monthly_usd=kept,
+        net_monthly_saving_usd=money(monthly - kept),
+        undo=remedy.undo[:300] if remedy.undo else None,
+        note=remedy.note(observation, rates),
     )
 
 

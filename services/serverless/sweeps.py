@@ -2,10 +2,12 @@
 
 On ECS the executor runs its sweeps in a loop beside its consumer (services/executor/main.py). Here
 nothing stays up: EventBridge Scheduler invokes this function (every 2 minutes by default), and each
-invocation runs every sweep of services/executor/sweep.py once, with the dependencies the resident
-executor builds (`sweep_deps`), then records the executor's heartbeat so cards can say whether clicks
-will act or rehearse. A sweep that fails raises: the invocation fails, Scheduler's retry policy and
-the function's alarm see it, and the next run tries again (every sweep is idempotent).
+invocation runs every sweep once, with the dependencies the resident executor builds (`sweep_deps`,
+`money_deps`): lost approvals re-driven (services/executor/sweep.py), safety snapshots noticed and
+expired and cost avoided counted (services/executor/retention.py), then records the executor's
+heartbeat so cards can say whether clicks will act or rehearse. A sweep that fails raises: the
+invocation fails, Scheduler's retry policy and the function's alarm see it, and the next run tries
+again (every sweep is idempotent).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import structlog
 
 from services.executor import sweep as sweeps
 from services.executor.handler import ExecutionPolicy
-from services.executor.main import execution_policy, sweep_deps
+from services.executor.main import execution_policy, money_deps, sweep_deps
+from services.executor.retention import MoneyDeps, sweep_money_once
+from services.notifier.main import open_sink
 from services.serverless import start_logging
 from services.serverless.settings import container_settings
 from shared.config import Settings
@@ -35,21 +39,30 @@ class SweepState:
     runtime: Runtime
     policy: ExecutionPolicy
     deps: sweeps.SweepDeps
+    money: MoneyDeps
 
 
 async def open_sweeps(stack: contextlib.AsyncExitStack, settings: Settings | None = None) -> SweepState:
     settings = settings or await container_settings()
     runtime = await stack.enter_async_context(open_runtime(settings))
     deps = sweep_deps(runtime, frozenset(discover().names()))
-    return SweepState(runtime=runtime, policy=execution_policy(settings), deps=deps)
+    poster = await stack.enter_async_context(open_sink(settings))  # retention notices
+    money = money_deps(runtime, poster)
+    return SweepState(runtime=runtime, policy=execution_policy(settings), deps=deps, money=money)
 
 
 async def run_once(state: SweepState) -> dict[str, Any]:
     """Every sweep once, then the heartbeat. Returns what was done (the invocation's result)."""
     republished = await sweeps.sweep(state.deps)
+    money = await sweep_money_once(state.money)
     await beat(state.runtime.ledger, dry_run=state.policy.dry_run)
     log.info("sweeps.done", republished=len(republished))
-    return {"republished": len(republished)}
+    return {
+        "republished": len(republished),
+        "noticed": len(money.noticed),
+        "expired": len(money.expired),
+        "counted_usd": str(money.counted_usd),
+    }
 
 
 def new_container(settings: Settings | None = None) -> Container[SweepState]:

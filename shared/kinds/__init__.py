@@ -61,10 +61,14 @@ def kind_details(kind: str, facts: Mapping[str, FactValue]) -> str:
     return registry.get(kind)().details(facts) if kind in registry else ""
 
 
-def remedies_of(check: Check, *, snapshots: bool = True) -> list[Remedy]:
-    """The check's remedies in order of preference; `snapshots=False` leaves out those keeping one."""
+def remedies_of(check: Check, *, snapshots: bool = True, tier: str = "standard") -> list[Remedy]:
+    """The check's remedies in order of preference; `snapshots=False` leaves out those keeping one;
+    `tier="archive"` (CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER) prefers those keeping an archived snapshot."""
     chosen = [check.kind.remedies.get(name)() for name in check.remedies]
-    return [remedy for remedy in chosen if snapshots or not remedy.keeps_snapshot]
+    allowed = [remedy for remedy in chosen if snapshots or not remedy.keeps_snapshot]
+    if tier == "archive":
+        allowed.sort(key=lambda remedy: not remedy.archives)  # stable: otherwise the check's order
+    return allowed
 
 
 __all__ = [

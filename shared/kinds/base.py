@@ -184,9 +184,16 @@ class Remedy(ABC):
     # How it is undone, shown before approval; None: it cannot be (the card says so).
     undo: ClassVar[str | None] = None
     keeps_snapshot: ClassVar[bool] = False
+    # Keeps its safety snapshot in the archive tier (preferred when CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER
+    # is `archive`).
+    archives: ClassVar[bool] = False
 
     def residual(self, observation: Observation, rates: Rates) -> CostLine | None:
         """What stays billed after the remedy (the snapshot it keeps), subtracted from the saving."""
+        return None
+
+    def note(self, observation: Observation, rates: Rates) -> str | None:
+        """What a human must know before choosing this remedy beyond its price (a minimum charge)."""
         return None
 
     @abstractmethod

@@ -27,6 +27,8 @@ below swallows its own errors). The Agent address comes from the standard `DD_DO
     cloudthrift.approvals.republished          count         by (sweep|click), kind: lost approvals sent again
     cloudthrift.executions                     count         outcome, kind, region, account_id, dry_run
     cloudthrift.cost_avoided.monthly_usd       count         kind, region, account_id, dry_run: the ROI
+    cloudthrift.cost_avoided.usd               count         kind, region, account_id: dollars avoided
+                                                             since the last count (money sweep, once)
     cloudthrift.gemini.calls                   count         model, outcome
     cloudthrift.gemini.tokens                  count         model, direction (input|output)
     cloudthrift.gemini.cost_usd                count         model

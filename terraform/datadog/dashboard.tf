@@ -5,7 +5,10 @@ locals {
   # Every query is scoped by the template variables below.
   scope      = "$env,$account_id,$region"
   real_saved = "sum:cloudthrift.cost_avoided.monthly_usd{${local.scope},dry_run:false}.as_count()"
-  waste      = "sum:cloudthrift.scan.waste_monthly_usd{${local.scope}}"
+  # Dollars avoided, counted by the executor's money sweep once per interval per real clean-up (it
+  # stops at an undo): a count, so any window sums exactly what was avoided within it.
+  avoided_usd = "sum:cloudthrift.cost_avoided.usd{${local.scope}}.as_count()"
+  waste       = "sum:cloudthrift.scan.waste_monthly_usd{${local.scope}}"
 }
 
 resource "datadog_dashboard" "finops" {
@@ -59,6 +62,50 @@ resource "datadog_dashboard" "finops" {
                 data_source = "metrics"
                 query       = local.real_saved
                 aggregator  = "sum"
+              }
+            }
+          }
+        }
+      }
+
+      widget {
+        query_value_definition {
+          title       = "Cost avoided to date ($, last 12 months whatever the dashboard's window)"
+          autoscale   = true
+          custom_unit = "$"
+          precision   = 2
+          live_span   = "1y"
+          request {
+            formula {
+              formula_expression = "avoided"
+            }
+            query {
+              metric_query {
+                name        = "avoided"
+                data_source = "metrics"
+                query       = local.avoided_usd
+                aggregator  = "sum"
+              }
+            }
+          }
+        }
+      }
+
+      widget {
+        timeseries_definition {
+          title       = "Cost avoided, cumulative over the window ($)"
+          show_legend = true
+          request {
+            display_type = "line"
+            formula {
+              formula_expression = "cumsum(avoided)"
+              alias              = "avoided to date"
+            }
+            query {
+              metric_query {
+                name        = "avoided"
+                data_source = "metrics"
+                query       = local.avoided_usd
               }
             }
           }

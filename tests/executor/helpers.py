@@ -161,12 +161,14 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-async def idle_volume(ec2: Any, *, size: int = 100, tags: Mapping[str, str] | None = None) -> str:
+async def idle_volume(
+    ec2: Any, *, size: int = 100, tags: Mapping[str, str] | None = None, volume_type: str = "gp3"
+) -> str:
     tags = {"Name": "jenkins-workspace-2023"} | dict(tags or {})
     answer = await ec2.create_volume(
         AvailabilityZone=f"{REGION}a",
         Size=size,
-        VolumeType="gp3",
+        VolumeType=volume_type,
         TagSpecifications=[
             {"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
         ],
@@ -213,6 +215,7 @@ async def approve(
     card_id: str | None = None,
     stop_at: State = State.APPROVED,
     create: bool = True,
+    remedy: str | None = None,
 ) -> Envelope[ApprovalGranted]:
     """Drive a decision through the real transitions (create → ANALYZED → AWAITING_APPROVAL → APPROVED).
 
@@ -237,7 +240,7 @@ async def approve(
             finding.key,
             State.AWAITING_APPROVAL,
             State.APPROVED,
-            fields={"approver": ALICE, "approved_at": approved_at},
+            fields={"approver": ALICE, "approved_at": approved_at} | ({"remedy": remedy} if remedy else {}),
             actor="discord:alice",
         )
     return Envelope.wrap(

@@ -183,7 +183,9 @@ async def test_a_group_card_costs_constant_work_per_outcome_and_counts_each_memb
             await reporter.report(Outcome(decision))
 
     content = fake_discord.messages[message_id]["message"]["content"]
-    assert content.startswith("Group of 62: ✅ 50 dry-run done ($125.00/month) · ⏭️ 6 skipped · ❌ 4 failed")
+    assert content.startswith(
+        "Group of 62: 🧪 50 dry-run done (would save $125.00/month) · ⏭️ 6 skipped · ❌ 4 failed"
+    )
     assert "⏳ 2 not finished" in content
     # Constant work: one conditional write per outcome and one projected read per (coalesced) edit;
     # never the member list, whatever the card's size.
@@ -213,9 +215,9 @@ async def test_a_failed_member_replayed_to_done_moves_from_failed_to_done(ledger
             members=2,
             executed=1,
             failed=1,
-            saved_monthly_usd=Decimal("2.50"),
-            dry_run=True,
             latest=Outcome(other).headline,
+            dry_executed=1,
+            dry_saved_monthly_usd=Decimal("2.50"),
         )
         # The replay resumed the failed one and it executed.
         resumed = await ledger.transition(failed.key, State.FAILED, State.EXECUTING)
@@ -231,4 +233,4 @@ async def test_a_failed_member_replayed_to_done_moves_from_failed_to_done(ledger
 
     tally = await cards.tally(card_id)
     assert tally is not None and (tally.executed, tally.failed, tally.waiting) == (2, 0, 0)
-    assert fake_discord.messages[message_id]["message"]["content"].startswith("Group of 2: ✅ 2 dry-run done")
+    assert fake_discord.messages[message_id]["message"]["content"].startswith("Group of 2: 🧪 2 dry-run done")

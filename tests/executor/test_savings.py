@@ -85,6 +85,8 @@ def test_realised_savings_are_summed_by_month_kind_region_and_approver() -> None
         "by_kind": {"ebs-volume": "12.50", "elastic-ip": "3.65"},
         "by_region": {"eu-west-1": "2.50", "us-east-1": "13.65"},
         "by_approver": {"alice": "13.65", "bob": "2.50"},
+        "losing": {"executed": 0, "monthly_usd": "0.00"},
+        "snapshot_cost": {"reported_by_aws": 0, "upper_bound": 0, "expired": 0},
     }
     assert report["dry_run"] == {"executed": 1, "would_save_monthly_usd": "99.00"}
     assert report["pending"] == {
@@ -94,6 +96,7 @@ def test_realised_savings_are_summed_by_month_kind_region_and_approver() -> None
         "by_state": {"ANALYZED": 1, "AWAITING_APPROVAL": 1, "FOUND": 1},
         "by_account": {"unknown": "25.00"},
         "by_kind": {"unknown": "25.00"},
+        "losing_by_default": {"decisions": 0, "monthly_usd": "0.00"},
     }
     assert report["outcomes"] == {"EXECUTED": 4, "SKIPPED": 1}
 

@@ -4,6 +4,7 @@ misses), the remedies in dry run and for real, the re-check and the archive's un
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -64,8 +65,13 @@ def test_priced_on_the_full_size_when_aws_reports_it_else_on_the_volume_size() -
     assert fallback.lines[0].monthly_usd == Decimal("25.00") and "upper bound" in str(fallback.note)
     # Archiving bills the full size at $0.0125; where the table has no archive price, no saving is claimed.
     assert Archive().residual(full, RATES).monthly_usd == Decimal("1.50")
+    # Every shipped region has an archive row now (issue 14); a table without one claims no saving.
     elsewhere = load_prices().rates("eu-west-1")
-    assert Archive().residual(full, elsewhere).monthly_usd == kind.price(full, elsewhere).lines[0].monthly_usd
+    assert Archive().residual(full, elsewhere).monthly_usd == Decimal("1.50")
+    unpriced = replace(
+        elsewhere, values={k: v for k, v in elsewhere.values.items() if k != "ebs.snapshot.archive_gb_month"}
+    )
+    assert Archive().residual(full, unpriced).monthly_usd == kind.price(full, unpriced).lines[0].monthly_usd
 
 
 def test_old_means_ninety_days_unless_the_operator_says_otherwise() -> None:

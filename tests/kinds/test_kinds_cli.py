@@ -29,7 +29,7 @@ def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
     assert set(checks) == {"unattached", "in-use-gp2"}
     unattached = checks["unattached"]
     assert checks["in-use-gp2"]["remedies"] == ["modify-to-gp3"]
-    assert unattached["remedies"] == ["snapshot-then-delete", "delete"]
+    assert unattached["remedies"] == ["snapshot-then-delete", "archive-snapshot-then-delete", "delete"]
     assert unattached["permissions"] == ["ec2:DescribeVolumes"]
     remedies = {remedy["name"]: remedy for remedy in volume["remedies"]}
     assert remedies["snapshot-then-delete"]["undo"] == "create a volume from the kept snapshot"

@@ -179,7 +179,7 @@ async def test_the_undo_recreates_it_its_target_group_and_listener(
     [before] = (await elbv2.describe_load_balancers(LoadBalancerArns=[arn]))["LoadBalancers"]
     [group_before] = (await elbv2.describe_target_groups(TargetGroupArns=[own]))["TargetGroups"]
     targets_before = (await elbv2.describe_target_health(TargetGroupArn=own))["TargetHealthDescriptions"]
-    finding = await finding_of(aws, "load-balancer", arn)
+    finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
     event = await approve(ledger, finding)
     await handle_approval(event, make_deps())
     assert not await _exists(aws, arn)

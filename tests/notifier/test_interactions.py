@@ -345,3 +345,26 @@ async def test_the_click_uses_the_configured_recovery_threshold(
 ) -> None:
     settings = make_settings(cloudthrift_approval_recover_seconds=120)
     assert build_endpoint(settings, runtime).decide.recover_after == timedelta(seconds=120)
+
+
+async def test_a_signed_click_on_a_remedy_button_records_that_remedy_and_a_bare_approve_of_it_is_refused(
+    client: TestClient, sign: Signer, runtime: Runtime
+) -> None:
+    """Issue 14: a cold volume's card approves the remedy the human clicked, never the losing default."""
+    from tests.notifier.test_choices import volume
+
+    sink = ConsoleDiscord(Console(file=io.StringIO()))
+    [decision] = await announced(runtime, [volume("vol-cold", "sc1", 1000)], sink=sink)
+    delete = button(sink, "Delete (saves $15.00/mo, cannot be undone)")
+    bare = delete.replace("approve/delete", "approve")  # a forged or stale default Approve
+
+    _, refused = await post(client, sign, click(bare))
+    assert "would cost more than it saves" in refused["data"]["content"]
+    assert (await state_of(runtime.ledger, decision.finding)).state is State.AWAITING_APPROVAL
+
+    status, answer = await post(client, sign, click(delete))
+    assert status == 200 and answer["type"] == 7
+    after = await state_of(runtime.ledger, decision.finding)
+    assert after.state is State.APPROVED and after.get("remedy") == "delete"
+    [grant] = await drain(runtime)
+    assert grant["payload"]["remedy"] == "delete"

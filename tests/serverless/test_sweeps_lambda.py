@@ -17,10 +17,11 @@ async def test_one_invocation_re_drives_a_lost_approval_once_and_records_the_exe
     decision = await approved(runtime.ledger, sample_finding(), ago=LOST)
     container = new_container(settings)
 
-    assert await invoke(container) == {"republished": 1}
+    assert await invoke(container) == {"republished": 1, "noticed": 0, "expired": 0, "counted_usd": "0"}
     [grant] = await drain(runtime)
     assert grant["payload"]["decision_id"] == decision.decision_id
     assert (await read(runtime.ledger)).acts is False  # a dry-run executor is there for the cards
 
-    assert await invoke(container) == {"republished": 0}  # the next run within the window sends nothing
+    # The next run within the window sends nothing.
+    assert (await invoke(container))["republished"] == 0
     assert await drain(runtime) == []

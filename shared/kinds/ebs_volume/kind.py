@@ -34,6 +34,7 @@ class EbsVolume(Kind):
         "ebs.io1.iops_month",
         *(f"ebs.io2.iops_month.tier{n}" for n in (1, 2, 3)),
         "ebs.snapshot.gb_month",
+        "ebs.snapshot.archive_gb_month",
     )
 
     async def list(

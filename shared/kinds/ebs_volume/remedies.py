@@ -1,4 +1,9 @@
-"""Deleting an EBS volume: after a snapshot tagged with the decision (the default), or outright.
+"""Deleting an EBS volume: after a snapshot tagged with the decision (the default), after one kept in
+the archive tier, or outright (which cannot be undone).
+
+A snapshot bills the blocks written, not the volume's size: once it completes, AWS's
+`FullSnapshotSizeInBytes` is recorded (`snapshot_size_gib`) and the executor prices the kept snapshot
+on it. Where AWS does not report it, the provisioned size stays, recorded as an upper bound.
 
 Undo (`SnapshotThenDelete.restore`): a volume created from the safety snapshot in the same Availability
 Zone with the same type, size, IOPS, throughput, encryption and KMS key and the volume's own tags (not
@@ -19,6 +24,7 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from shared.aws import is_error
@@ -47,12 +53,18 @@ _MAX_TAGS = 50
 SPEC = "volume_spec"  # the EXECUTED record's CreateVolume arguments, as JSON
 # An archived snapshot takes up to 72 hours to come back: asked again every 15 minutes (SQS's ceiling).
 TIER_RETRY = timedelta(minutes=15)
+_GIB = Decimal(1024**3)
+ARCHIVE_PRICE = "ebs.snapshot.archive_gb_month"
+ARCHIVE_MINIMUM_MONTHS = 3  # AWS bills an archived snapshot for at least 90 days
+ARCHIVE_RESTORE = "restoring an archived snapshot to standard takes up to 72 hours ($0.03/GB restored)"
+REPORTED = "reported by AWS (FullSnapshotSizeInBytes)"
+UPPER_BOUND = "upper bound: the volume's provisioned size (AWS did not report the snapshot's size)"
 
 
 @EbsVolume.remedy("delete")
 class Delete(Remedy):
     action = "delete"
-    summary = "delete the volume"
+    summary = "delete the volume without a snapshot: this cannot be undone, the data is gone for good"
     permissions = ("ec2:DescribeVolumes", "ec2:DeleteVolume")
 
     async def apply(self, clients: Clients, job: Job) -> Done | Refused:
@@ -75,10 +87,12 @@ class Delete(Remedy):
             raise
         return self._done(snapshot_id)
 
-    def _done(self, snapshot_id: str | None, *, already_gone: bool = False) -> Done:
+    def _done(
+        self, snapshot_id: str | None, *, already_gone: bool = False, record: dict[str, Any] | None = None
+    ) -> Done:
         if snapshot_id is None:
             return Done("delete", already_gone=already_gone)
-        return Done("snapshot_then_delete", True, snapshot_id, already_gone)
+        return Done(self.action, True, snapshot_id, already_gone, record or {})
 
 
 @EbsVolume.remedy("snapshot-then-delete")
@@ -93,18 +107,26 @@ class SnapshotThenDelete(Delete):
     keeps_snapshot = True
 
     def residual(self, observation: Observation, rates: Rates) -> CostLine:
-        """Snapshot storage bills on data written: the provisioned size is an upper bound."""
-        size = int(observation.facts.get("size_gib") or 0)
-        return line("snapshot storage (upper bound)", size, "GB-month", rates["ebs.snapshot.gb_month"])
+        """Snapshot storage bills on data written: the provisioned size is an upper bound, unless the
+        observation carries the size AWS reported (`snapshot_size_gib`)."""
+        size, label = snapshot_size(observation)
+        return line(f"snapshot storage ({label})", size, "GB-month", rates["ebs.snapshot.gb_month"])
 
     async def apply(self, clients: Clients, job: Job) -> Done | Refused:
         ec2 = await clients("ec2")
         spec = await volume_spec(ec2, job.resource_id)  # what an undo needs, read before anything changes
-        done = await self._delete(ec2, job, await self._snapshot(ec2, job))
-        if isinstance(done, Done) and spec is not None:
-            return Done(done.action, done.keeps_snapshot, done.snapshot_id, done.already_gone,
-                        {**done.record, SPEC: json.dumps(spec, sort_keys=True)})  # fmt: skip
+        snapshot = await self._snapshot(ec2, job)
+        record = await self._settle(ec2, snapshot)
+        if spec is not None:
+            record[SPEC] = json.dumps(spec, sort_keys=True)
+        done = await self._delete(ec2, job, str(snapshot["SnapshotId"]))
+        if isinstance(done, Done) and done.snapshot_id:
+            return Done(done.action, True, done.snapshot_id, done.already_gone, record)
         return done
+
+    async def _settle(self, ec2: Any, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        """What the completed snapshot really is: its size as AWS reports it, or the upper bound."""
+        return size_record(snapshot)
 
     async def restore(self, clients: Clients, job: UndoJob) -> Restored | NotYet | Refused:
         """A new volume from the safety snapshot, as the deleted one was (same AZ, type, size, IOPS,
@@ -148,10 +170,14 @@ class SnapshotThenDelete(Delete):
         return Done(self.action, keeps_snapshot=True)
 
     async def leftovers(self, clients: Clients, job: Job) -> Done:
-        existing = await find_snapshot(await clients("ec2"), job.decision_id)
-        return self._done(existing["SnapshotId"] if existing else None, already_gone=True)
+        ec2 = await clients("ec2")
+        existing = await find_snapshot(ec2, job.decision_id)
+        if existing is None:
+            return self._done(None, already_gone=True)
+        record = await self._settle(ec2, existing) if existing.get("State") == "completed" else {}
+        return self._done(existing["SnapshotId"], already_gone=True, record=record)
 
-    async def _snapshot(self, ec2: Any, job: Job) -> str:
+    async def _snapshot(self, ec2: Any, job: Job) -> Mapping[str, Any]:
         """This decision's snapshot, made once (an earlier attempt's is reused) and waited for."""
         snapshot = await find_snapshot(ec2, job.decision_id)
         if snapshot is None:
@@ -169,7 +195,67 @@ class SnapshotThenDelete(Delete):
             await ec2.get_waiter("snapshot_completed").wait(
                 SnapshotIds=[snapshot_id], WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
             )
-        return snapshot_id
+        # Read once completed: FullSnapshotSizeInBytes is only meaningful then.
+        answer = await ec2.describe_snapshots(SnapshotIds=[snapshot_id])
+        return (answer.get("Snapshots") or [snapshot])[0]
+
+
+@EbsVolume.remedy("archive-snapshot-then-delete")
+class ArchiveSnapshotThenDelete(SnapshotThenDelete):
+    """The snapshot moves to the archive tier once complete: a quarter of the standard price on its
+    full size, billed for at least 90 days, restored in up to 72 hours. The cheaper insurance for a
+    large cold volume whose standard snapshot would cost more than the volume saves."""
+
+    action = "archive_snapshot_then_delete"
+    summary = (
+        "snapshot the volume, move the snapshot to the archive tier ($0.0125/GB-month, billed for at "
+        "least 90 days), then delete the volume"
+    )
+    permissions = (*SnapshotThenDelete.permissions, "ec2:ModifySnapshotTier")
+    undo = f"create a volume from the kept snapshot ({ARCHIVE_RESTORE} first)"
+    archives = True
+
+    def residual(self, observation: Observation, rates: Rates) -> CostLine:
+        size, label = snapshot_size(observation)
+        return line(f"archived snapshot storage ({label})", size, "GB-month", rates[ARCHIVE_PRICE])
+
+    def note(self, observation: Observation, rates: Rates) -> str:
+        monthly = self.residual(observation, rates).monthly_usd
+        return (
+            f"billed for at least 90 days (${monthly * ARCHIVE_MINIMUM_MONTHS:,.2f} minimum); "
+            f"{ARCHIVE_RESTORE}"
+        )
+
+    async def _settle(self, ec2: Any, snapshot: Mapping[str, Any]) -> dict[str, Any]:
+        """Archive the completed snapshot, once: a retry finds it archived (or on its way) already."""
+        tier = snapshot.get("StorageTier")
+        if tier != "archive":
+            try:
+                await ec2.modify_snapshot_tier(SnapshotId=snapshot["SnapshotId"], StorageTier="archive")
+            except Exception as exc:
+                # Already being archived by an earlier attempt: what we asked for is under way.
+                if not is_error(exc, "IncorrectState"):
+                    raise
+        # The ledger says what an undo will take: restored to standard first, up to 72 hours.
+        return size_record(snapshot) | {"snapshot_tier": "archive", "snapshot_restore_hours": 72}
+
+
+def snapshot_size(observation: Observation) -> tuple[Decimal, str]:
+    """The GB a kept snapshot bills: as AWS reported it once complete, else the provisioned size."""
+    reported = observation.facts.get("snapshot_size_gib")
+    if reported is not None:
+        return Decimal(str(reported)), "size reported by AWS"
+    return Decimal(int(observation.facts.get("size_gib") or 0)), "upper bound"
+
+
+def size_record(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """`snapshot_size_gib` when AWS reports FullSnapshotSizeInBytes (real AWS does for a completed
+    snapshot; an emulator may not), and which of the two the price rests on."""
+    full = snapshot.get("FullSnapshotSizeInBytes")
+    if full is None:
+        return {"snapshot_size_basis": UPPER_BOUND}
+    gib = (Decimal(int(full)) / _GIB).quantize(Decimal("0.001"))
+    return {"snapshot_size_gib": gib, "snapshot_size_basis": REPORTED}
 
 
 async def volume_spec(ec2: Any, volume_id: str) -> dict[str, Any] | None:

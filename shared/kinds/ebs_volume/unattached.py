@@ -18,7 +18,8 @@ _IOPS_SHARE = Decimal("0.3")  # above this share of the cost, the card names the
 class Unattached(Check):
     summary = "state 'available': attached to no instance, yet billed for its size"
     filters = ({"Name": "status", "Values": ["available"]},)  # attached volumes never cross the wire
-    remedies = ("snapshot-then-delete", "delete")
+    # A card offers each, priced; when the first would lose money, a human must choose another.
+    remedies = ("snapshot-then-delete", "archive-snapshot-then-delete", "delete")
 
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
         # `available` is the state of a volume with no attachment (an attached one is `in-use`).
