@@ -198,10 +198,11 @@ def test_the_executor_has_what_its_actions_need(module: ModuleConfig) -> None:
     }
     assert needed <= actions_of(module, "executor")
     tagging = [s for s in module.statements("executor") if "ec2:CreateTags" in s.actions]
+    creating = {"CreateSnapshot", "CreateImage", "RunInstances"}  # what the executor itself creates
     assert tagging and all(
-        any(c["variable"] == "ec2:CreateAction" and c["values"] == ["CreateSnapshot"] for c in s.conditions)
+        any(c["variable"] == "ec2:CreateAction" and set(c["values"]) <= creating for c in s.conditions)
         for s in tagging
-    ), "CreateTags only while creating a snapshot"
+    ), "CreateTags only while creating a snapshot, an image or an instance"
 
 
 def test_the_executor_may_send_lost_approvals_again_to_its_own_queue_only(module: ModuleConfig) -> None:

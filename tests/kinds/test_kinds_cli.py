@@ -16,6 +16,7 @@ def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
     assert set(described) == {
         "ebs-snapshot",
         "ebs-volume",
+        "ec2-instance",
         "elastic-ip",
         "nat-gateway",
         "load-balancer",

@@ -45,6 +45,7 @@ def test_every_module_of_the_package_is_a_discovered_kind() -> None:
         "classic-load-balancer",
         "ebs-snapshot",
         "ebs-volume",
+        "ec2-instance",
         "elastic-ip",
         "load-balancer",
         "nat-gateway",

@@ -162,16 +162,6 @@ class ImageThenTerminate(Remedy):
             await ec2.get_waiter("image_available").wait(
                 ImageIds=[image_id], WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
             )
-        # Its snapshots carry the decision too (TagSpecifications for snapshots is not in every API).
-        described = await ec2.describe_images(ImageIds=[image_id])
-        snapshots = [
-            m["Ebs"]["SnapshotId"]
-            for i in described.get("Images", [])
-            for m in i.get("BlockDeviceMappings", [])
-            if m.get("Ebs", {}).get("SnapshotId")
-        ]
-        if snapshots:
-            await ec2.create_tags(Resources=snapshots, Tags=_tags(job))
         return image_id
 
     async def _delete_volumes_on_termination(self, ec2: Any, job: Job) -> None:
