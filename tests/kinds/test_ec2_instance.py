@@ -215,3 +215,28 @@ async def test_a_started_instance_is_skipped_and_a_protected_one_refused_even_in
     assert isinstance(refused, Refused) and "termination protection" in refused.reason
     assert isinstance(await ImageThenTerminate().apply(job.clients, job.job), Refused)
     assert await state_name(ec2, protected) == "stopped"
+
+
+async def test_a_stop_time_aws_does_not_say_counts_from_the_ledgers_first_sighting(
+    ec2: Any, runtime: Any
+) -> None:
+    from moto.ec2.models import ec2_backends
+
+    instance_id = await stopped_instance(ec2, eip=False)
+    ec2_backends[ACCOUNT][REGION].get_instance(instance_id)._reason = "Server.ScheduledStop: retirement"
+
+    async def scan(when: datetime) -> set[str]:
+        deps = ScannerDeps(
+            aws=runtime.aws,
+            ledger=runtime.ledger,
+            prices=load_prices(),
+            policy=ScanPolicy(regions=(REGION,), kinds=(KIND,)),
+            clock=lambda: when,
+        )
+        return {
+            event.finding.key.resource_id for event in await handle_scan(Envelope.wrap(ScanRequested()), deps)
+        }
+
+    assert instance_id not in await scan(NOW)  # first seen stopped now: not yet 30 days
+    assert instance_id not in await scan(NOW + timedelta(days=29))
+    assert instance_id in await scan(NOW + timedelta(days=31))
