@@ -246,7 +246,19 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
     assert ec2 and all(a.startswith("ec2:Describe") for a in ec2), sorted(ec2)
     services = {a.split(":", 1)[0] for a in actions}
     # The estate's services (reads only: no stage but the executor may change them), metrics, plumbing.
-    assert services <= {"ec2", "elasticloadbalancing", "rds", "cloudwatch", "sqs", "dynamodb", "sts"}
+    assert services <= {
+        "ec2",
+        "elasticloadbalancing",
+        "rds",
+        "autoscaling",
+        "cloudwatch",
+        "sqs",
+        "dynamodb",
+        "sts",
+    }
+    assert {a for a in actions if a.startswith("autoscaling:")} <= {
+        "autoscaling:DescribeLaunchConfigurations"
+    }
     assert {a for a in actions if a.startswith("cloudwatch:")} <= {"cloudwatch:GetMetricData"}
     assert {a for a in actions if a.startswith("sts:")} <= {"sts:AssumeRole"}
 
