@@ -61,10 +61,32 @@ def test_priced_on_the_full_size_when_aws_reports_it_else_on_the_volume_size() -
     assert priced.lines[0].monthly_usd == Decimal("6.00") and "FullSnapshotSizeInBytes" in str(priced.note)
     fallback = kind.price(kind.observe({"SnapshotId": "s", "VolumeSize": 500}), RATES)
     assert fallback.lines[0].monthly_usd == Decimal("25.00") and "upper bound" in str(fallback.note)
-    # Archiving bills the full size at $0.0125; where the table has no archive price, no saving is claimed.
+    # Archiving bills the full size at $0.0125 in us-east-1, from the price list.
     assert Archive().residual(full, RATES).monthly_usd == Decimal("1.50")
-    elsewhere = load_prices().rates("eu-west-1")
-    assert Archive().residual(full, elsewhere).monthly_usd == kind.price(full, elsewhere).lines[0].monthly_usd
+    assert "estimated" not in Archive().residual(full, RATES).item
+
+
+@pytest.mark.parametrize("region", sorted(load_prices().regions))
+def test_archiving_saves_in_every_shipped_region_and_an_estimated_rate_says_so(region: str) -> None:
+    kind, rates = kind_named("ebs-snapshot"), load_prices().rates(region)
+    full = kind.observe({"SnapshotId": "s", "VolumeSize": 500, "FullSnapshotSizeInBytes": 120 * 1024**3})
+    archived = Archive().residual(full, rates)
+    assert archived.monthly_usd < kind.price(full, rates).lines[0].monthly_usd
+    assert ("estimated" in archived.item) is rates.is_estimate("ebs.snapshot.archive_gb_month")
+    # Where the table has no archive price (a table of one's own), no saving is claimed.
+    bare = load_prices().model_copy(
+        update={
+            "regions": {
+                region: {
+                    k: v
+                    for k, v in load_prices().regions[region].items()
+                    if k != "ebs.snapshot.archive_gb_month"
+                }
+            }
+        }
+    )
+    without = bare.rates(region)
+    assert Archive().residual(full, without).monthly_usd == kind.price(full, without).lines[0].monthly_usd
 
 
 def test_old_means_ninety_days_unless_the_operator_says_otherwise() -> None:
