@@ -185,6 +185,13 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
             return _executed(await remedy.leftovers(clients, job), approval, decision, deps)
         where = "no longer exists" if raw is None else "is already being deleted"
         return _skipped(f"resource {where} (removed outside CloudThrift)", approval, decision, deps)
+    if claim.resumed and not policy.dry_run:
+        # An earlier attempt may have made the change already (gp2 to gp3): finish it, once.
+        earlier = await remedy.finished(clients, job)
+        if isinstance(earlier, Refused):
+            return _skipped(earlier.reason, approval, decision, deps)
+        if earlier is not None:
+            return _executed(earlier, approval, decision, deps)
     observation = kind.observe(raw)
     usage = await _usage_now(clients, check, observation, deps) if check.metrics else None
     unreadable = bool(check.metrics) and (usage is None or not usage.known())

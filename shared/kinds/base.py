@@ -204,6 +204,13 @@ class Remedy(ABC):
         the reason, said plainly."""
         raise NotImplementedError(f"{type(self).__name__} declares no undo")
 
+    async def finished(self, clients: Clients, job: Job) -> Done | Refused | None:
+        """Resuming after a crash, the resource still exists: what an earlier attempt of this decision
+        already did to it (a volume already being modified to gp3), or None to re-check and act as
+        usual. A remedy that changes rather than removes needs it: the changed resource is no longer
+        waste by its check, and would be SKIPPED although the approved change was made."""
+        return None
+
     async def leftovers(self, clients: Clients, job: Job) -> Done:
         """The resource is gone and we were executing it: record what an earlier attempt did."""
         return Done(self.action, keeps_snapshot=self.keeps_snapshot, already_gone=True)

@@ -240,3 +240,24 @@ async def test_a_stop_time_aws_does_not_say_counts_from_the_ledgers_first_sighti
     assert instance_id not in await scan(NOW)  # first seen stopped now: not yet 30 days
     assert instance_id not in await scan(NOW + timedelta(days=29))
     assert instance_id in await scan(NOW + timedelta(days=31))
+
+
+async def test_a_crash_after_disassociating_the_address_finishes_on_resume(
+    ec2: Any, aws: AwsClients, ledger: Ledger, make_deps: Callable[..., ExecutorDeps], clock: Any
+) -> None:
+    from tests.executor.helpers import Crash, Wrapped
+
+    instance_id = await stopped_instance(ec2)
+    finding = await finding_for(aws, instance_id)
+    event = await approve(ledger, finding)
+    with pytest.raises(Crash):  # imaged, address disassociated, then the executor died
+        await handle_approval(
+            event, make_deps(wrap=lambda c: Wrapped(c, "disassociate_address", when="after"))
+        )
+    clock.advance(31)
+    await handle_approval(event, make_deps())
+
+    done = await state_of(ledger, finding.key)
+    assert done.state is State.EXECUTED, done.get("skip_reason")
+    assert await state_name(ec2, instance_id) == "terminated"
+    assert len((await ec2.describe_images(Owners=["self"]))["Images"]) == 1  # one image, reused

@@ -106,6 +106,13 @@ class ImageThenTerminate(Remedy):
             await expect_dry_run_ok(ec2.release_address(AllocationId=allocation_id, DryRun=True))
         return Done(self.action, keeps_snapshot=True)
 
+    async def finished(self, clients: Clients, job: Job) -> Done | Refused | None:
+        """An earlier attempt made this decision's image, so it passed the re-check and may have
+        disassociated the addresses since (facts that changed because of us): carry on from there."""
+        if await find_image(await clients("ec2"), job.decision_id) is None:
+            return None
+        return await self.apply(clients, job)
+
     async def leftovers(self, clients: Clients, job: Job) -> Done:
         """Terminated by an earlier attempt: release what it did not, and record its image."""
         ec2 = await clients("ec2")
