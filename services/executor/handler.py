@@ -141,7 +141,8 @@ class RoleRefused(PermanentError):
 
 def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
     """The ledger's record of what was approved decides what is done: its kind, its check, and the
-    check's first remedy the policy allows (no snapshot kept when snapshots are switched off)."""
+    first remedy the check proposes for the approved facts that the policy allows (no snapshot kept
+    when snapshots are switched off)."""
     finding = decision.finding
     if finding.kind not in deps.registry:
         raise UnsupportedResource(f"no kind {finding.kind!r} in this executor")
@@ -149,7 +150,8 @@ def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
     if finding.check not in kind.checks:
         raise UnsupportedResource(f"{finding.kind} has no check {finding.check!r} in this executor")
     check = kind.checks.get(finding.check)()
-    allowed = remedies_of(check, snapshots=deps.policy.snapshot_before_delete)
+    approved = Observation(finding.key.resource_id, finding.facts, finding.tags, finding.created_at)
+    allowed = remedies_of(check, snapshots=deps.policy.snapshot_before_delete, observation=approved)
     if not allowed:
         raise UnsupportedResource(f"no remedy of {finding.kind}/{finding.check} is allowed by the policy")
     return kind, check, allowed[0]

@@ -73,7 +73,7 @@ def build_finding(
     rates = prices.rates(key.region)
     priced = check.kind().price(observation, rates)
     monthly = money(sum((item.monthly_usd for item in priced.lines), Decimal(0)))
-    remedy = remedies_of(check)[0]
+    remedy = remedies_of(check, observation=observation)[0]
     residual = remedy.residual(observation, rates)
     kept = residual.monthly_usd if residual is not None else Decimal(0)
     notes = [priced.note] if priced.note else []

@@ -241,6 +241,12 @@ class Check(ABC):
     # (old snapshots: 90 days). Operators set their own per check: CLOUDTHRIFT_CHECK_MIN_AGE_DAYS.
     min_age: ClassVar[timedelta] = timedelta(0)
 
+    def remedy_order(self, observation: Observation) -> tuple[str, ...]:
+        """This resource's remedies, preferred first: `remedies` unless its facts say otherwise (an old
+        snapshot whose volume lives on is better deleted than archived). A pure function of facts, so the
+        scanner prices and the executor runs the same remedy for what the human approved."""
+        return self.remedies
+
     @abstractmethod
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
         """Why the resource is waste, or None when it is in use (usage is None for non-usage checks)."""

@@ -198,3 +198,22 @@ async def test_the_delete_remedy_deletes_and_a_gone_snapshot_counts_as_done(
     assert (await Delete().apply(job.clients, job.job)) == Done("delete_snapshot")
     again = await Delete().apply(job.clients, job.job)
     assert isinstance(again, Done) and again.already_gone
+
+
+async def test_a_snapshot_whose_volume_lives_on_is_proposed_for_deletion_and_deleted(
+    ec2: Any, aws: AwsClients, ledger: Ledger, make_deps: Callable[..., ExecutorDeps]
+) -> None:
+    volume = await ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=200, VolumeType="gp3")
+    made = await ec2.create_snapshot(VolumeId=volume["VolumeId"])
+    snapshot_id = str(made["SnapshotId"])
+    moto_backdater()(REGION, "snapshots", snapshot_id, "start_time", NOW - timedelta(days=200))
+    finding = await finding_for(aws, snapshot_id)
+    # Its data lives on in the volume: archiving would bill the full size for 90 days for nothing.
+    assert finding.facts["volume_exists"] is True
+    assert finding.cost.net_monthly_saving_usd == finding.cost.monthly_usd == Decimal("10.00")
+    await handle_approval(await approve(ledger, finding), make_deps())
+    done = await state_of(ledger, finding.key)
+    assert done.state is State.EXECUTED and done.get("action") == "delete_snapshot"
+    assert not (await ec2.describe_snapshots(Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}]))[
+        "Snapshots"
+    ]
