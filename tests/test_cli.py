@@ -144,14 +144,14 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs(tmp_path: P
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "90 idle resource(s), $12118.29/month wasted" in done.stdout
+    assert "108 idle resource(s), $12669.66/month wasted" in done.stdout
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout
     assert "dr-restore-point" not in done.stdout  # opted out
     assert "just-provisioned" not in done.stdout  # too young
     # ...and the savings report of the demo estate, written where the user ran it, its path printed.
     report = tmp_path / "cloudthrift-report.html"
     assert f"Savings report: {report}" in done.stdout
-    assert 'data-figure="pending.waste_monthly_usd">12118.29<' in report.read_text()
+    assert 'data-figure="pending.waste_monthly_usd">12669.66<' in report.read_text()
 
 
 async def test_aws_emulator_command_serves_atomic_conditional_writes_and_stops_on_sigterm(
