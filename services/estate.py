@@ -23,7 +23,8 @@ def moto_backdater(account_id: str = "123456789012") -> Backdater:
     """Reach into an in-process moto server's backends to make seeded resources look old.
 
     `collection` names the backend's collection, EC2's unless prefixed by a service
-    (`elbv2:load_balancers`, `rds:databases`); moto keeps some creation times as ISO strings."""
+    (`elbv2:load_balancers`, `rds:databases`); moto keeps some creation times as ISO strings, and an
+    instance's stop time only in its `_reason` text, written as AWS writes StateTransitionReason."""
     from services.embedded_aws import require_local_extra
 
     require_local_extra()
@@ -38,10 +39,16 @@ def moto_backdater(account_id: str = "123456789012") -> Backdater:
 
     def backdate(region: str, collection: str, resource_id: str, attribute: str, when: datetime) -> None:
         service, _, name = collection.rpartition(":")
-        resource = getattr(backends[service or "ec2"][account_id][region], name)[resource_id]
+        backend = backends[service or "ec2"][account_id][region]
+        # EC2 keeps instances inside their reservations, not in a collection of their own.
+        resource = (
+            backend.get_instance(resource_id) if name == "instances" else getattr(backend, name)[resource_id]
+        )
         current, naive = getattr(resource, attribute, None), when.astimezone(UTC).replace(tzinfo=None)
         value: Any = naive
-        if isinstance(current, str):
+        if attribute == "_reason":  # an instance's StateTransitionReason, which says when it stopped
+            value = f"User initiated ({naive:%Y-%m-%d %H:%M:%S} GMT)"
+        elif isinstance(current, str):
             value = iso_8601_datetime_with_milliseconds(naive)
         elif isinstance(current, datetime) and current.tzinfo is not None:
             value = when.astimezone(UTC)

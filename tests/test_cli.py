@@ -144,10 +144,10 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs(tmp_path: P
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "90 idle resource(s), $12118.29/month wasted" in done.stdout
+    assert "111 idle resource(s), $12722.88/month wasted" in done.stdout
     # Issue 14: the five cold volumes (sc1/st1) whose snapshot costs more than they save are not summed
     # into the net (it was $10208.00 with their -$233.30 in it); their cards offer the cheaper choices.
-    assert "$10441.30/month saved net of snapshots" in done.stdout
+    assert "$10750.08/month saved net of snapshots" in done.stdout
     assert "5 of them lose money if snapshotted first" in done.stdout
     assert "--remedy delete" in done.stdout and "archive-snapshot-then-delete" in done.stdout
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout
@@ -156,7 +156,7 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs(tmp_path: P
     # ...and the savings report of the demo estate, written where the user ran it, its path printed.
     report = tmp_path / "cloudthrift-report.html"
     assert f"Savings report: {report}" in done.stdout
-    assert 'data-figure="pending.waste_monthly_usd">12171.51<' in report.read_text()
+    assert 'data-figure="pending.waste_monthly_usd">12722.88<' in report.read_text()
 
 
 async def test_aws_emulator_command_serves_atomic_conditional_writes_and_stops_on_sigterm(

@@ -196,7 +196,7 @@ def test_commands_before_bootstrap_or_with_a_wrong_prefix_say_run_bootstrap(
         (["--role-arn", "not-an-arn"], "--role-arn 'not-an-arn' is not an IAM role ARN"),
         (
             ["-k", "quantum-disk"],
-            "--kind 'quantum-disk' is not a resource kind (known: classic-load-balancer, ebs-snapshot,",
+            "--kind 'quantum-disk' is not a resource kind (known: ami, classic-load-balancer, ebs-snapshot,",
         ),
         (["-r", "mars-1"], "--region 'mars-1' is not an AWS region name"),
         (["-r", "us-east-7"], "--region 'us-east-7' is not a region botocore knows"),

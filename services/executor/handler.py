@@ -149,8 +149,9 @@ class RoleRefused(PermanentError):
 
 def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
     """The ledger's record of what was approved decides what is done: its kind, its check, and the
-    remedy the human chose on the card (`remedy`), else the check's first one the policy allows (no
-    snapshot kept when snapshots are switched off; an archived one first when that is the tier)."""
+    remedy the human chose on the card (`remedy`), else the first remedy the check proposes for the
+    approved facts that the policy allows (no snapshot kept when snapshots are switched off; an
+    archived one first when that is the tier)."""
     finding = decision.finding
     if finding.kind not in deps.registry:
         raise UnsupportedResource(f"no kind {finding.kind!r} in this executor")
@@ -164,8 +165,12 @@ def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
             raise UnsupportedResource(f"{finding.kind}/{finding.check} has no remedy {chosen!r}")
         # A human's explicit choice stands even when snapshots are off by default: they read its price.
         return kind, check, kind.remedies.get(str(chosen))()
+    approved = Observation(finding.key.resource_id, finding.facts, finding.tags, finding.created_at)
     allowed = remedies_of(
-        check, snapshots=deps.policy.snapshot_before_delete, tier=deps.policy.safety_snapshot_tier
+        check,
+        snapshots=deps.policy.snapshot_before_delete,
+        tier=deps.policy.safety_snapshot_tier,
+        observation=approved,
     )
     if not allowed:
         raise UnsupportedResource(f"no remedy of {finding.kind}/{finding.check} is allowed by the policy")
@@ -202,6 +207,13 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
             return _executed(await remedy.leftovers(clients, job), approval, decision, deps, remedy)
         where = "no longer exists" if raw is None else "is already being deleted"
         return _skipped(f"resource {where} (removed outside CloudThrift)", approval, decision, deps)
+    if claim.resumed and not policy.dry_run:
+        # An earlier attempt may have made the change already (gp2 to gp3): finish it, once.
+        earlier = await remedy.finished(clients, job)
+        if isinstance(earlier, Refused):
+            return _skipped(earlier.reason, approval, decision, deps)
+        if earlier is not None:
+            return _executed(earlier, approval, decision, deps)
     observation = kind.observe(raw)
     usage = await _usage_now(clients, check, observation, deps) if check.metrics else None
     unreadable = bool(check.metrics) and (usage is None or not usage.known())

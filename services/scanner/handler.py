@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
@@ -89,7 +89,7 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
     if regions and len(summary.failed_regions) == len(regions):
         raise TransientError(f"every region failed to scan: {summary.failed_regions}")
     findings = [finding for region_findings in per_region for finding in region_findings]
-    gated = await gate(findings, deps.ledger, now, deps.policy.min_idle)
+    gated = await gate(findings, deps.ledger, now, deps.policy.min_idle, lambda f: _own_min_age(deps, f))
     to_publish, summary.quiet = gated.announce, gated.quiet
     if gated.idle_too_briefly:
         summary.skipped["idle-too-briefly"] += gated.idle_too_briefly
@@ -128,6 +128,14 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
         duration_s=round(time.monotonic() - started, 3),
     )
     return [ResourceFound(finding=finding) for finding in to_publish]
+
+
+def _own_min_age(deps: ScannerDeps, finding: Finding) -> timedelta:
+    """The check's own minimum age (not the global one), counted from the first sighting when the
+    resource's age is unknown."""
+    check = deps.registry.get(finding.kind)().checks.get(finding.check)()
+    own = deps.policy.check_min_age_days.get(f"{finding.kind}/{finding.check}")
+    return check.min_age if own is None else timedelta(days=own)
 
 
 async def _enabled_regions(aws: ClientFactory, role_arn: str | None) -> tuple[str, ...]:

@@ -76,7 +76,7 @@ def build_finding(
     rates = prices.rates(key.region)
     priced = check.kind().price(observation, rates)
     monthly = money(sum((item.monthly_usd for item in priced.lines), Decimal(0)))
-    remedies = remedies_of(check, tier=tier)
+    remedies = remedies_of(check, tier=tier, observation=observation)
     choices = tuple(_choice(remedy, observation, rates, monthly) for remedy in remedies)
     remedy = remedies[0]
     kept = choices[0].residual_monthly_usd

@@ -4,6 +4,7 @@ not already got, start a new cycle for a resource idle again, and reset the idle
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,8 +35,18 @@ class Gated:
     idle_too_briefly: int = 0
 
 
-async def gate(findings: list[Finding], ledger: Ledger, now: datetime, min_idle: timedelta) -> Gated:
-    """Record first sightings, and keep only the findings that should be announced now."""
+async def gate(
+    findings: list[Finding],
+    ledger: Ledger,
+    now: datetime,
+    min_idle: timedelta,
+    unknown_age: Callable[[Finding], timedelta] | None = None,
+) -> Gated:
+    """Record first sightings, and keep only the findings that should be announced now.
+
+    A resource whose age AWS does not say (a stopped instance whose StateTransitionReason cannot be
+    read) is held until the ledger has seen it idle for `unknown_age(finding)`: its check's own
+    minimum age counts from the first sighting instead."""
     known = await ledger.get_many(finding.key for finding in findings)
     new = [finding for finding in findings if finding.key.pk not in known]
     for result in await ledger.create_many(new, now=now):
@@ -55,7 +66,10 @@ async def gate(findings: list[Finding], ledger: Ledger, now: datetime, min_idle:
             gated.quiet += 1
             continue
         idle_since = decision.time(Attr.IDLE_SINCE) or now
-        if now - idle_since < min_idle:
+        required = min_idle
+        if finding.created_at is None and unknown_age is not None:
+            required = max(min_idle, unknown_age(finding))
+        if now - idle_since < required:
             gated.idle_too_briefly += 1
             continue
         gated.announce.append(finding.model_copy(update={Attr.IDLE_SINCE: idle_since}))

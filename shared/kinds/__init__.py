@@ -16,7 +16,7 @@ from functools import cache
 
 from shared.errors import UnsupportedResource
 from shared.events import FactValue
-from shared.kinds.base import Check, Kind, Remedy
+from shared.kinds.base import Check, Kind, Observation, Remedy
 from shared.registry import Registry
 
 # Modules of this package that make up the framework, not kinds.
@@ -61,10 +61,18 @@ def kind_details(kind: str, facts: Mapping[str, FactValue]) -> str:
     return registry.get(kind)().details(facts) if kind in registry else ""
 
 
-def remedies_of(check: Check, *, snapshots: bool = True, tier: str = "standard") -> list[Remedy]:
-    """The check's remedies in order of preference; `snapshots=False` leaves out those keeping one;
-    `tier="archive"` (CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER) prefers those keeping an archived snapshot."""
-    chosen = [check.kind.remedies.get(name)() for name in check.remedies]
+def remedies_of(
+    check: Check,
+    *,
+    snapshots: bool = True,
+    tier: str = "standard",
+    observation: Observation | None = None,
+) -> list[Remedy]:
+    """The check's remedies in order of preference (for this resource, when given); `snapshots=False`
+    leaves out those keeping one; `tier="archive"` (CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER) prefers those
+    keeping an archived snapshot."""
+    names = check.remedies if observation is None else check.remedy_order(observation)
+    chosen = [check.kind.remedies.get(name)() for name in names]
     allowed = [remedy for remedy in chosen if snapshots or not remedy.keeps_snapshot]
     if tier == "archive":
         allowed.sort(key=lambda remedy: not remedy.archives)  # stable: otherwise the check's order

@@ -211,6 +211,13 @@ class Remedy(ABC):
         the reason, said plainly."""
         raise NotImplementedError(f"{type(self).__name__} declares no undo")
 
+    async def finished(self, clients: Clients, job: Job) -> Done | Refused | None:
+        """Resuming after a crash, the resource still exists: what an earlier attempt of this decision
+        already did to it (a volume already being modified to gp3), or None to re-check and act as
+        usual. A remedy that changes rather than removes needs it: the changed resource is no longer
+        waste by its check, and would be SKIPPED although the approved change was made."""
+        return None
+
     async def leftovers(self, clients: Clients, job: Job) -> Done:
         """The resource is gone and we were executing it: record what an earlier attempt did."""
         return Done(self.action, keeps_snapshot=self.keeps_snapshot, already_gone=True)
@@ -240,6 +247,12 @@ class Check(ABC):
     # How old a resource must be before this check reports it, when more than the global minimum age
     # (old snapshots: 90 days). Operators set their own per check: CLOUDTHRIFT_CHECK_MIN_AGE_DAYS.
     min_age: ClassVar[timedelta] = timedelta(0)
+
+    def remedy_order(self, observation: Observation) -> tuple[str, ...]:
+        """This resource's remedies, preferred first: `remedies` unless its facts say otherwise (an old
+        snapshot whose volume lives on is better deleted than archived). A pure function of facts, so the
+        scanner prices and the executor runs the same remedy for what the human approved."""
+        return self.remedies
 
     @abstractmethod
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:

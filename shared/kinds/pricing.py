@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import CostLine
 
@@ -33,6 +33,11 @@ class Rates:
     values: Mapping[str, Decimal]
     source: str
     hours_per_month: int
+    # Dimensions whose rate here is an estimate (derived, not read from the price list): said on the card.
+    estimated: frozenset[str] = frozenset()
+
+    def is_estimate(self, dimension: str) -> bool:
+        return dimension in self.estimated
 
     def __getitem__(self, dimension: str) -> Decimal:
         try:
@@ -52,17 +57,21 @@ class PriceTable(BaseModel):
     hours_per_month: int
     notes: dict[str, str]
     regions: dict[str, dict[str, Decimal]]
+    # Region -> dimensions whose rate is an estimate there (see the table's notes for how it was made).
+    estimates: dict[str, list[str]] = Field(default_factory=dict)
     fallback_region: str
 
     def rates(self, region: str) -> Rates:
         """The region's rates and a source label (which says when the fallback region was used)."""
         if region in self.regions:
-            return Rates(region, self.regions[region], self.source, self.hours_per_month)
+            estimated = frozenset(self.estimates.get(region, ()))
+            return Rates(region, self.regions[region], self.source, self.hours_per_month, estimated)
         return Rates(
             region,
             self.regions[self.fallback_region],
             f"{self.source} ({self.fallback_region} prices: {region} is not in the table)",
             self.hours_per_month,
+            frozenset(self.estimates.get(self.fallback_region, ())),
         )
 
     def with_rows(self, rows: Mapping[str, Mapping[str, Decimal]]) -> PriceTable:

@@ -198,13 +198,21 @@ def test_the_executor_has_what_its_actions_need(module: ModuleConfig) -> None:
     }
     assert needed <= actions_of(module, "executor")
     tagging = [s for s in module.statements("executor") if "ec2:CreateTags" in s.actions]
-    # A snapshot, or what an undo creates (issue 14): never tags on something that already exists.
-    creating = {"CreateSnapshot", "CreateVolume", "AllocateAddress", "CreateNatGateway"}
+    # What the executor creates: a snapshot, an image, an instance, or what an undo creates (issue 14).
+    # Never tags on something that already exists.
+    creating = {
+        "CreateSnapshot",
+        "CreateImage",
+        "RunInstances",
+        "CreateVolume",
+        "AllocateAddress",
+        "CreateNatGateway",
+    }
     assert tagging and all(
         any(c["variable"] == "ec2:CreateAction" and set(c["values"]) <= creating for c in s.conditions)
         for s in tagging
     ), "CreateTags only while creating"
-    assert any(c.get("values") == ["CreateSnapshot"] for s in tagging for c in s.conditions)
+    assert any("CreateSnapshot" in c.get("values", []) for s in tagging for c in s.conditions)
 
 
 def test_the_executor_may_send_lost_approvals_again_to_its_own_queue_only(module: ModuleConfig) -> None:
@@ -248,7 +256,19 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
     assert ec2 and all(a.startswith("ec2:Describe") for a in ec2), sorted(ec2)
     services = {a.split(":", 1)[0] for a in actions}
     # The estate's services (reads only: no stage but the executor may change them), metrics, plumbing.
-    assert services <= {"ec2", "elasticloadbalancing", "rds", "cloudwatch", "sqs", "dynamodb", "sts"}
+    assert services <= {
+        "ec2",
+        "elasticloadbalancing",
+        "rds",
+        "autoscaling",
+        "cloudwatch",
+        "sqs",
+        "dynamodb",
+        "sts",
+    }
+    assert {a for a in actions if a.startswith("autoscaling:")} <= {
+        "autoscaling:DescribeLaunchConfigurations"
+    }
     assert {a for a in actions if a.startswith("cloudwatch:")} <= {"cloudwatch:GetMetricData"}
     assert {a for a in actions if a.startswith("sts:")} <= {"sts:AssumeRole"}
 

@@ -265,3 +265,26 @@ def job_for(volume_id: str, clients: Any) -> JobFor:
         guard=guard,
     )
     return JobFor(clients, job)
+
+
+async def test_a_modification_made_before_a_crash_is_finished_on_resume_not_skipped(
+    ec2: Any, ledger: Ledger, make_deps: Callable[..., ExecutorDeps], clock: Any
+) -> None:
+    from tests.executor.helpers import Crash
+
+    volume_id = await attached_gp2(ec2, 500)
+    finding = await observe(ec2, "ebs-volume", volume_id, CHECK)
+    event = await approve(ledger, finding)
+    with pytest.raises(Crash):  # ModifyVolume reached AWS, then the executor died
+        await handle_approval(event, make_deps(wrap=lambda c: Wrapped(c, "modify_volume", when="after")))
+    assert (await state_of(ledger, finding.key)).state is State.EXECUTING
+    clock.advance(31)  # the dead attempt's claim expires; the redelivery takes over
+
+    spy = Spy()
+    await handle_approval(event, make_deps(wrap=spy.wrap))
+
+    done = await state_of(ledger, finding.key)
+    assert done.state is State.EXECUTED, done.get("skip_reason")
+    assert done.get("action") == "modify_to_gp3" and done.get("modification_state") == "completed"
+    assert Decimal(str(done.get("realised_monthly_saving_usd"))) == Decimal("5.0000")
+    assert spy.modify_calls == []  # finished, not modified twice

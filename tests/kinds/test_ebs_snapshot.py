@@ -63,7 +63,7 @@ def test_priced_on_the_full_size_when_aws_reports_it_else_on_the_volume_size() -
     assert priced.lines[0].monthly_usd == Decimal("6.00") and "FullSnapshotSizeInBytes" in str(priced.note)
     fallback = kind.price(kind.observe({"SnapshotId": "s", "VolumeSize": 500}), RATES)
     assert fallback.lines[0].monthly_usd == Decimal("25.00") and "upper bound" in str(fallback.note)
-    # Archiving bills the full size at $0.0125; where the table has no archive price, no saving is claimed.
+    # Archiving bills the full size at $0.0125 in us-east-1, from the price list.
     assert Archive().residual(full, RATES).monthly_usd == Decimal("1.50")
     # Every shipped region has an archive row now (issue 14); a table without one claims no saving.
     elsewhere = load_prices().rates("eu-west-1")
@@ -72,6 +72,30 @@ def test_priced_on_the_full_size_when_aws_reports_it_else_on_the_volume_size() -
         elsewhere, values={k: v for k, v in elsewhere.values.items() if k != "ebs.snapshot.archive_gb_month"}
     )
     assert Archive().residual(full, unpriced).monthly_usd == kind.price(full, unpriced).lines[0].monthly_usd
+    assert "estimated" not in Archive().residual(full, RATES).item
+
+
+@pytest.mark.parametrize("region", sorted(load_prices().regions))
+def test_archiving_saves_in_every_shipped_region_and_an_estimated_rate_says_so(region: str) -> None:
+    kind, rates = kind_named("ebs-snapshot"), load_prices().rates(region)
+    full = kind.observe({"SnapshotId": "s", "VolumeSize": 500, "FullSnapshotSizeInBytes": 120 * 1024**3})
+    archived = Archive().residual(full, rates)
+    assert archived.monthly_usd < kind.price(full, rates).lines[0].monthly_usd
+    assert ("estimated" in archived.item) is rates.is_estimate("ebs.snapshot.archive_gb_month")
+    # Where the table has no archive price (a table of one's own), no saving is claimed.
+    bare = load_prices().model_copy(
+        update={
+            "regions": {
+                region: {
+                    k: v
+                    for k, v in load_prices().regions[region].items()
+                    if k != "ebs.snapshot.archive_gb_month"
+                }
+            }
+        }
+    )
+    without = bare.rates(region)
+    assert Archive().residual(full, without).monthly_usd == kind.price(full, without).lines[0].monthly_usd
 
 
 def test_old_means_ninety_days_unless_the_operator_says_otherwise() -> None:
@@ -186,3 +210,22 @@ async def test_the_delete_remedy_deletes_and_a_gone_snapshot_counts_as_done(
     assert (await Delete().apply(job.clients, job.job)) == Done("delete_snapshot")
     again = await Delete().apply(job.clients, job.job)
     assert isinstance(again, Done) and again.already_gone
+
+
+async def test_a_snapshot_whose_volume_lives_on_is_proposed_for_deletion_and_deleted(
+    ec2: Any, aws: AwsClients, ledger: Ledger, make_deps: Callable[..., ExecutorDeps]
+) -> None:
+    volume = await ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=200, VolumeType="gp3")
+    made = await ec2.create_snapshot(VolumeId=volume["VolumeId"])
+    snapshot_id = str(made["SnapshotId"])
+    moto_backdater()(REGION, "snapshots", snapshot_id, "start_time", NOW - timedelta(days=200))
+    finding = await finding_for(aws, snapshot_id)
+    # Its data lives on in the volume: archiving would bill the full size for 90 days for nothing.
+    assert finding.facts["volume_exists"] is True
+    assert finding.cost.net_monthly_saving_usd == finding.cost.monthly_usd == Decimal("10.00")
+    await handle_approval(await approve(ledger, finding), make_deps())
+    done = await state_of(ledger, finding.key)
+    assert done.state is State.EXECUTED and done.get("action") == "delete_snapshot"
+    assert not (await ec2.describe_snapshots(Filters=[{"Name": "snapshot-id", "Values": [snapshot_id]}]))[
+        "Snapshots"
+    ]

@@ -14,8 +14,10 @@ def test_kinds_lists_checks_remedies_undo_and_permissions_as_json() -> None:
     assert result.exit_code == 0, result.output
     described = {entry["kind"]: entry for entry in json.loads(result.output)}
     assert set(described) == {
+        "ami",
         "ebs-snapshot",
         "ebs-volume",
+        "ec2-instance",
         "elastic-ip",
         "nat-gateway",
         "load-balancer",

@@ -42,9 +42,11 @@ def test_every_module_of_the_package_is_a_discovered_kind() -> None:
     defined_in = {cls.__module__.split(".")[2] for cls in every_kind()}
     assert modules == defined_in, "a module under shared/kinds/ that registers no kind, or the reverse"
     assert KINDS.names() == [
+        "ami",
         "classic-load-balancer",
         "ebs-snapshot",
         "ebs-volume",
+        "ec2-instance",
         "elastic-ip",
         "load-balancer",
         "nat-gateway",

@@ -74,8 +74,9 @@ def test_finds_exactly_the_idle_resources_of_the_estate(seeded_scan: SeededScan)
     idle = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == "idle"}
     assert reported == idle
     # Per region: 12 unattached and 3 in-use gp2 volumes, 4 old snapshots, 2 addresses, 2 NAT
-    # gateways, 4 ALB/NLB (2 idle by usage, 2 with nothing behind them), 1 CLB, 3 DB instances.
-    assert len(idle) == 3 * 31
+    # gateways, 4 ALB/NLB (2 idle by usage, 2 with nothing behind them), 1 CLB, 3 DB instances, 3
+    # long-stopped instances, 3 unused AMIs.
+    assert len(idle) == 3 * 37
     for other in ("busy", "opted-out", "too-young"):
         others = {(s.kind, s.region, s.resource_id) for s in seeded_scan.estate if s.expectation == other}
         assert others and not reported & others, other
@@ -131,6 +132,10 @@ def test_costs_match_the_price_table(seeded_scan: SeededScan) -> None:
     assert by_kind["load-balancer"] == Decimal("65.70")
     assert by_kind["classic-load-balancer"] == Decimal("18.25")
     assert by_kind["rds-instance"] == Decimal("369.32")
+    # Long-stopped: their volumes (moto's 8 GiB gp2 root $0.80 each, then 500 GiB gp3 $40; 1,000 + 200
+    # GiB gp3 $96; 250 GiB gp3 $20) and two addresses at $3.65. Unused AMIs: moto's 15 GiB snapshot each.
+    assert by_kind["ec2-instance"] == Decimal("165.70")
+    assert by_kind["ami"] == Decimal("2.25")
     [unknown] = [f for f in east if "price unknown" in str(f.cost.note)]
     assert unknown.kind == "rds-instance" and unknown.facts["instance_class"] == "db.x2g.large"
 
@@ -147,10 +152,13 @@ def test_each_scan_ends_with_one_summary_line(seeded_scan: SeededScan) -> None:
     # busy the snapshots of an AMI, of DLM, of AWS Backup and CloudThrift's own, 7 addresses (5 on NAT
     # gateways), 1 NAT, 3 ALB/NLB (one an HTTP-to-HTTPS redirector with no target), 1 CLB, 1 DB; a
     # 200 GiB gp2 that gp3 would not make cheaper. A resource counts once, however many checks it has
-    # (a load balancer has two).
-    assert summary["skipped"] == {"opted-out": 21, "too-young": 21, "busy": 51, "no-saving": 3}
+    # (a load balancer has two). Stopped instances and AMIs add per region: opted out 1 instance,
+    # 1 AMI; too young 1 instance, 2 AMIs (the snapshot kind's golden image too) and 8 new gp2 root
+    # volumes of the instances they seed; busy 2 instances (protected, in an ASG), 3 AMIs, 8 AMI
+    # snapshots, the instances' volumes.
+    assert summary["skipped"] == {"opted-out": 27, "too-young": 54, "busy": 96, "no-saving": 3}
     assert Decimal(summary["monthly_waste_usd"]) > Decimal("9000")
-    assert summary["published"] == 93 and summary["duration_s"] >= 0
+    assert summary["published"] == 111 and summary["duration_s"] >= 0
 
 
 async def test_decided_resources_are_not_announced_again(runtime: Runtime, estate: list[Seeded]) -> None:

@@ -1,4 +1,5 @@
-"""EBS snapshots nobody manages any more. Check: old. Remedies: archive (preferred), or delete.
+"""EBS snapshots nobody manages any more. Check: old. Remedies: archive (when the volume is gone), or
+delete (when it lives on: `Old.remedy_order`).
 
 Old means: owned by the account, completed, in the standard tier, older than the check's minimum age,
 and none of: used by a registered AMI of the account (deleting it would break the image, and AWS

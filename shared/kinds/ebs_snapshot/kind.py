@@ -17,7 +17,7 @@ DLM_TAG = "aws:dlm:lifecycle-policy-id"
 BACKUP_TAG_PREFIX = "aws:backup:"
 BACKUP_DESCRIPTION = "created by the aws backup service"  # compared lower-cased
 SAFETY_TAG = "cloudthrift:decision-id"  # CloudThrift's own safety snapshots (ebs_volume/remedies.py)
-ARCHIVE_PRICE = "ebs.snapshot.archive_gb_month"  # optional: a region without it claims no saving
+ARCHIVE_PRICE = "ebs.snapshot.archive_gb_month"  # a table of one's own without it claims no saving
 GIB = 1024**3
 # Not AWS fields: what the kind learned from other calls, carried with the snapshot's record.
 IMAGES, VOLUME_EXISTS = "CloudThrift:ImageIds", "CloudThrift:VolumeExists"
@@ -33,7 +33,7 @@ class EbsSnapshot(Kind):
         {"size_gib", "full_size_gib", "storage_tier", "volume_exists", "used_by_images", "managed_by",
          "encrypted", "name"}
     )  # fmt: skip
-    dimensions = ("ebs.snapshot.gb_month",)
+    dimensions = ("ebs.snapshot.gb_month", "ebs.snapshot.archive_gb_month")  # the archive remedy's too
 
     async def list(
         self, clients: Clients, filters: tuple[Mapping[str, Any], ...]

@@ -18,6 +18,13 @@ class Old(Check):
     remedies = ("archive", "delete")
     min_age = timedelta(days=90)
 
+    def remedy_order(self, observation: Observation) -> tuple[str, ...]:
+        """Delete when the snapshot's volume still exists: its data lives on there (and in the volume's
+        newer snapshots), so archiving would bill the full size for 90 days to keep a stale copy.
+        Archive when the volume is gone: the snapshot may be the last copy, and archived it can still
+        be restored."""
+        return ("delete", "archive") if observation.facts.get("volume_exists") else self.remedies
+
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
         if _held(observation) is not None:
             return None
@@ -40,10 +47,19 @@ class Old(Check):
         summary = (
             f"{facts.get('size_gib')} GiB snapshot{f' named {name[:60]!r}' if name else ''} of "
             f"{facts.get('volume_id')}, taken {days} days ago; its volume "
-            f"{'still exists' if exists else 'was deleted'}. It costs up to {usd(cost.monthly_usd)}/month; "
-            f"archived it would cost {usd(cost.snapshot_monthly_usd)}/month (90-day minimum, restore up to "
-            f"72 h). Deleting it saves all of it and cannot be undone unless a Recycle Bin rule covers it."
+            f"{'still exists' if exists else 'was deleted'}. It costs up to {usd(cost.monthly_usd)}/month. "
         )
+        if exists:  # the proposed remedy is delete (Old.remedy_order)
+            summary += (
+                "Proposed: delete it, since its data lives on in the volume; that cannot be undone unless a "
+                "Recycle Bin rule covers it."
+            )
+        else:
+            summary += (
+                f"Proposed: archive it, at {usd(cost.snapshot_monthly_usd)}/month (90-day minimum, "
+                "restore up to 72 h); deleting it would save all of it and cannot be undone unless a "
+                "Recycle Bin rule covers it."
+            )
         cause = "Taken by hand or by a script before a change, and never cleaned up: nothing manages it."
         risk: Risk
         recommendation: Recommendation

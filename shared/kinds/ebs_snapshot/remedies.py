@@ -36,10 +36,12 @@ class Archive(Remedy):
     undo = "restore it to the standard tier (RestoreSnapshotTier; takes up to 72 hours)"
 
     def residual(self, observation: Observation, rates: Rates) -> CostLine:
-        """Archive bills the full size; a region whose archive price the table lacks claims no saving."""
+        """Archive bills the full size; a region whose archive price the table lacks claims no saving,
+        and one whose archive price is an estimate says so."""
         gb, _ = billed_gb(observation)
         if ARCHIVE_PRICE in rates:
-            return line("archived snapshot (full size)", gb, "GB-month", rates[ARCHIVE_PRICE])
+            estimated = " at an estimated rate" if rates.is_estimate(ARCHIVE_PRICE) else ""
+            return line(f"archived snapshot (full size{estimated})", gb, "GB-month", rates[ARCHIVE_PRICE])
         return line("archived snapshot (no archive price for this region: no saving claimed)", gb, "GB-month",
                     rates["ebs.snapshot.gb_month"])  # fmt: skip
 

@@ -196,6 +196,24 @@ class ModifyToGp3(Remedy):
         # The gp3 volume stays billed: the executor subtracts the residual (`keeps_snapshot` = kept).
         return Done(self.action, keeps_snapshot=True, record=_record(job, target, state))
 
+    async def finished(self, clients: Clients, job: Job) -> Done | None:
+        """An earlier attempt's modification to this gp3 target (from gp2), still running or done:
+        waited for until usable and recorded, instead of being re-checked as a volume no longer gp2."""
+        ec2 = await clients("ec2")
+        target = gp3_target(int(job.facts.get("size_gib") or 0))
+        answer = await ec2.describe_volumes_modifications(VolumeIds=[job.resource_id])
+        for modification in answer.get("VolumesModifications", []):
+            if (
+                modification.get("OriginalVolumeType") == "gp2"
+                and modification.get("TargetVolumeType") == "gp3"
+                and modification.get("TargetIops") == target.iops
+                and modification.get("TargetThroughput") == target.throughput_mibps
+                and modification.get("ModificationState") != "failed"
+            ):
+                state = await _wait_usable(ec2, job.resource_id, modification, job.snapshot_wait_seconds)
+                return Done(self.action, keeps_snapshot=True, record=_record(job, target, state))
+        return None
+
     async def rehearse(self, clients: Clients, job: Job) -> Done:
         target = gp3_target(int(job.facts.get("size_gib") or 0))
         ec2 = await clients("ec2")

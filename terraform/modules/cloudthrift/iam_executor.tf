@@ -9,6 +9,14 @@ locals {
   snapshot_arns = [for r in var.regions : "arn:${local.partition}:ec2:${r}::snapshot/*"]
   address_arns  = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:elastic-ip/*"]
   natgw_arns    = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:natgateway/*"]
+  instance_arns = [for r in var.regions : "arn:${local.partition}:ec2:${r}:${local.account_id}:instance/*"]
+  # AMI ARNs carry no account id, like snapshot ARNs.
+  image_arns = [for r in var.regions : "arn:${local.partition}:ec2:${r}::image/*"]
+  # What RunInstances is authorized against when an undo launches a terminated instance again.
+  launch_arns = flatten([for r in var.regions : [
+    for t in ["instance", "volume", "network-interface", "subnet", "security-group", "key-pair"] :
+    "arn:${local.partition}:ec2:${r}:${local.account_id}:${t}/*"
+  ]])
   # Application, Network and Classic load balancers (loadbalancer/app/*, net/*, <name>), target groups.
   elb_arns = flatten([for r in var.regions : [
     "arn:${local.partition}:elasticloadbalancing:${r}:${local.account_id}:loadbalancer/*",
@@ -39,7 +47,7 @@ data "aws_iam_policy_document" "executor" {
   # Re-check right before acting. Describe* supports no resource-level permissions.
   statement {
     sid       = "RecheckEstate"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications", "ec2:DescribeImages"]
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "autoscaling:DescribeLaunchConfigurations"]
     resources = ["*"]
 
     condition {
@@ -62,16 +70,17 @@ data "aws_iam_policy_document" "executor" {
     }
   }
 
-  # Tags only on snapshots, and only as part of creating them (the decision id travels as a tag).
+  # Tags only on what the executor creates, and only as part of creating it (the decision id travels
+  # as a tag): safety snapshots, images of instances before termination, instances an undo launches.
   statement {
-    sid       = "TagSnapshotsAtCreation"
+    sid       = "TagAtCreation"
     actions   = ["ec2:CreateTags"]
-    resources = local.snapshot_arns
+    resources = concat(local.snapshot_arns, local.image_arns, local.instance_arns)
 
     condition {
       test     = "StringEquals"
       variable = "ec2:CreateAction"
-      values   = ["CreateSnapshot"]
+      values   = ["CreateSnapshot", "CreateImage", "RunInstances"]
     }
 
     condition {
@@ -121,8 +130,61 @@ data "aws_iam_policy_document" "executor" {
 
   statement {
     sid       = "ReleaseAddresses"
-    actions   = ["ec2:ReleaseAddress"]
-    resources = local.address_arns
+    actions   = ["ec2:ReleaseAddress", "ec2:DisassociateAddress"]
+    resources = concat(local.address_arns, local.instance_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # Long-stopped instances: image them (authorized against the instance, the image and its snapshots),
+  # make their volumes go with them, terminate them; the undo launches from the image and stops it.
+  statement {
+    sid       = "ImageThenTerminateInstances"
+    actions   = ["ec2:CreateImage", "ec2:ModifyInstanceAttribute", "ec2:TerminateInstances", "ec2:StopInstances"]
+    resources = concat(local.instance_arns, local.image_arns, local.snapshot_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  statement {
+    sid       = "RelaunchInstances"
+    actions   = ["ec2:RunInstances"]
+    resources = concat(local.launch_arns, local.image_arns)
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = var.regions
+    }
+  }
+
+  # The relaunched instance keeps its IAM profile: its role may be passed to EC2, and only to EC2.
+  statement {
+    sid       = "PassInstanceRoles"
+    actions   = ["iam:PassRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ec2.amazonaws.com"]
+    }
+  }
+
+  # Unused AMIs: deregister them (their snapshots are deleted by ArchiveOrDeleteSnapshots), or register
+  # one again from its kept snapshots (the undo of deregistering alone).
+  statement {
+    sid       = "DeregisterOrRegisterImages"
+    actions   = ["ec2:DeregisterImage", "ec2:RegisterImage"]
+    resources = concat(local.image_arns, local.snapshot_arns)
 
     condition {
       test     = "StringEquals"

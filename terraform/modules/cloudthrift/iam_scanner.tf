@@ -20,7 +20,22 @@ data "aws_iam_policy_document" "scanner" {
   # Describe* calls support no resource-level permissions: "*" is the only valid resource.
   statement {
     sid       = "DescribeEstate"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeRegions", "ec2:DescribeSnapshots", "ec2:DescribeImages"]
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeRegions", "ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DescribeInstances"]
+    resources = ["*"]
+  }
+
+  # Whether a stopped instance has termination protection: the one EC2 read that takes instance ARNs.
+  statement {
+    sid       = "DescribeInstanceAttributes"
+    actions   = ["ec2:DescribeInstanceAttribute"]
+    resources = ["arn:${local.partition}:ec2:*:${local.account_id}:instance/*"]
+  }
+
+  # Unused AMIs: what could launch them (launch templates, launch configurations). No resource-level
+  # permissions either.
+  statement {
+    sid       = "DescribeImageUsers"
+    actions   = ["ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "autoscaling:DescribeLaunchConfigurations"]
     resources = ["*"]
   }
 
