@@ -183,6 +183,8 @@ class Remedy(ABC):
     permissions: ClassVar[tuple[str, ...]]
     # How it is undone, shown before approval; None: it cannot be (the card says so).
     undo: ClassVar[str | None] = None
+    # What `restore` calls beyond `permissions` (the member clean-up role grants both).
+    undo_permissions: ClassVar[tuple[str, ...]] = ()
     keeps_snapshot: ClassVar[bool] = False
 
     def residual(self, observation: Observation, rates: Rates) -> CostLine | None:

@@ -4,6 +4,8 @@
   request was signed for, read from the SigV4 credential scope), so concurrency shows what it buys;
 - trust policies: moto lets anyone assume any role; the proxy answers AssumeRole of the roles named in
   `denied_roles` with AccessDenied, as STS does when a role is missing or does not trust the caller;
+- role policies: moto lets an assumed role do anything; for a role whose name is in `role_policies`,
+  the proxy refuses any action outside its list (what IAM would do with that role's policy);
 - counting: every request by service and operation, so tests and benches can count AWS calls.
 
 Nothing of CloudThrift is patched: clients reach it through AWS_ENDPOINT_URL like any endpoint.
@@ -23,12 +25,18 @@ from collections.abc import Mapping
 import aiohttp
 from aiohttp import web
 
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
+_IAM_PREFIX = {"monitoring": "cloudwatch"}  # SigV4 signing names that are not the IAM prefix
+_ALWAYS = {"sts:GetCallerIdentity"}
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
 _DENIED = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
 <Error><Type>Sender</Type><Code>AccessDenied</Code>
 <Message>User is not authorized to perform: sts:AssumeRole on resource: {role}</Message></Error>
 <RequestId>c2f0b6a4-0000-4000-8000-000000000000</RequestId></ErrorResponse>"""
+_UNAUTHORIZED_EC2 = """<Response><Errors><Error><Code>UnauthorizedOperation</Code>
+<Message>You are not authorized to perform this operation. ({action})</Message></Error></Errors>
+<RequestID>c2f0b6a4-0000-4000-8000-000000000001</RequestID></Response>"""
 
 
 class AwsProxy:
@@ -41,12 +49,16 @@ class AwsProxy:
         delays: Mapping[str, float] | None = None,
         default_delay: float = 0.0,
         denied_roles: set[str] | None = None,
+        role_policies: Mapping[str, set[str]] | None = None,
         port: int = 0,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.delays = dict(delays or {})
         self.default_delay = default_delay
         self.denied_roles = denied_roles if denied_roles is not None else set()
+        self.role_policies = dict(role_policies or {})  # role name -> the IAM actions it may call
+        self.refused: list[tuple[str, str]] = []  # (role ARN, action) refused by a role policy
+        self._roles_by_key: dict[str, str] = {}  # access key id -> the role ARN it was issued for
         self.calls: Counter[str] = Counter()  # "service:Operation" -> count
         self._port = port
         self._runner: web.AppRunner | None = None
@@ -79,21 +91,36 @@ class AwsProxy:
         assert self._session is not None
         body = await request.read()
         scope = _SCOPE.search(request.headers.get("Authorization", ""))
-        region, service = scope.groups() if scope else ("", "")
-        self.calls[f"{service}:{_operation(request, body)}"] += 1
+        access_key, region, service = scope.groups() if scope else ("", "", "")
+        operation = _operation(request, body)
+        self.calls[f"{service}:{operation}"] += 1
         delay = self.delays.get(region, self.default_delay)
         if delay:
             await asyncio.sleep(delay)
+        role_arn = self._roles_by_key.get(access_key)
+        action = f"{_IAM_PREFIX.get(service, service)}:{operation}"
+        allowed = self.role_policies.get(role_arn.rsplit("/", 1)[-1]) if role_arn else None
+        if allowed is not None and action not in allowed | _ALWAYS:
+            self.refused.append((role_arn or "", action))
+            return web.Response(
+                status=403, text=_UNAUTHORIZED_EC2.format(action=action), content_type="text/xml"
+            )
+        assumed = ""
         if service == "sts" and body:
             form = urllib.parse.parse_qs(body.decode())
-            role = (form.get("RoleArn") or [""])[0]
-            if form.get("Action") == ["AssumeRole"] and role in self.denied_roles:
-                return web.Response(status=403, text=_DENIED.format(role=role), content_type="text/xml")
+            if form.get("Action") == ["AssumeRole"]:
+                assumed = (form.get("RoleArn") or [""])[0]
+                if assumed in self.denied_roles:
+                    return web.Response(
+                        status=403, text=_DENIED.format(role=assumed), content_type="text/xml"
+                    )
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         async with self._session.request(
             request.method, self.upstream + request.path_qs, headers=headers, data=body
         ) as answer:
             payload = await answer.read()
+            if assumed and (key := _ACCESS_KEY.search(payload.decode(errors="replace"))):
+                self._roles_by_key[key.group(1)] = assumed
             out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP}
             return web.Response(status=answer.status, body=payload, headers=out)
 
