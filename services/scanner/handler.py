@@ -76,6 +76,11 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
     if request.organization is not None:
         await _fan_out(request, deps)
         return []
+    if request.role_arn is not None and request.role_arn.rsplit("/", 1)[-1] != deps.roles.scan_role_name:
+        # The scanner reads through the read-only scan role only: a clean-up role is the executor's.
+        raise PermanentError(
+            f"the scanner assumes only {deps.roles.scan_role_name} roles, not {request.role_arn}"
+        )
 
     account_id = request.account_id or await deps.aws.account_id(request.role_arn)
     regions = request.regions or deps.policy.regions or await _enabled_regions(deps.aws, request.role_arn)

@@ -185,3 +185,9 @@ async def test_an_organization_scan_needs_a_scan_queue_and_names_no_account(org_
         await handle_scan(Envelope.wrap(ScanRequested(organization=OrganizationScope())), deps)
     with pytest.raises(ValueError, match="organization scan names no account"):
         ScanRequested(organization=OrganizationScope(), account_id=HOME)
+
+
+async def test_the_scanner_assumes_only_the_scan_role(org_runtime: Runtime) -> None:
+    request = ScanRequested(role_arn="arn:aws:iam::111111111111:role/cloudthrift-cleanup")
+    with pytest.raises(PermanentError, match="only cloudthrift-scan roles"):
+        await handle_scan(Envelope.wrap(request), scanner_deps(org_runtime))
