@@ -17,7 +17,7 @@ from shared.config import Settings
 from shared.events import Envelope, ScanRequested
 from shared.kinds import discover
 from shared.kinds.pricing import load_prices
-from shared.member_policies import PERMISSIONS_FILE, is_read, member_permissions, render
+from shared.member_policies import PERMISSIONS_FILE, is_read, member_permissions, outputs, render
 from shared.worker import Runtime, open_runtime
 from tests.executor.test_role_separation import generated_policies
 from tests.fakes.aws_proxy import AwsProxy
@@ -26,7 +26,10 @@ HOME_SCAN_ROLE = "arn:aws:iam::123456789012:role/cloudthrift-scan"
 
 
 def test_the_checked_in_policies_are_what_the_registries_generate() -> None:
-    assert PERMISSIONS_FILE.read_text() == render(discover()), "run: python -m shared.member_policies"
+    """Both outputs: the terraform the member module applies, and the JSON lists beside it."""
+    for path, text in outputs(discover()).items():
+        assert path.read_text() == text, f"{path} is stale: run python -m shared.member_policies"
+    assert PERMISSIONS_FILE.read_text() == render(discover())
 
 
 def test_the_scan_role_only_reads_and_every_remedy_action_is_in_the_cleanup_role() -> None:
