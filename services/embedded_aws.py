@@ -58,6 +58,50 @@ def serialise_dynamodb(app: WsgiApp) -> WsgiApp:
     return serve
 
 
+class _OneBackupPerTable:
+    """moto backs a table up before a TransactWriteItems by deep-copying it once per item of the
+    transaction (the same table, up to 100 times), which makes a scan's first sightings quadratic in
+    the ledger's size (bench/README.md). Within one transaction the table does not change before the
+    backups are taken, so one copy per table is the same backup: this hands back the first one.
+    Installed on moto's DynamoDB models module; anything but a Table is copied as before."""
+
+    def __init__(self, real: Any, table_type: type) -> None:
+        self._real, self._table_type = real, table_type
+        self.memo: dict[int, Any] | None = None
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if self.memo is None or not isinstance(value, self._table_type):
+            return self._real.deepcopy(value, memo)
+        if id(value) not in self.memo:
+            self.memo[id(value)] = self._real.deepcopy(value)
+        return self.memo[id(value)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def back_up_tables_once() -> None:
+    """Install `_OneBackupPerTable` (once per process). DynamoDB requests are serialised by
+    `serialise_dynamodb`, so no two transactions share the memo."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    if isinstance(models.copy, _OneBackupPerTable):
+        return
+    shim = _OneBackupPerTable(models.copy, Table)
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        shim.memo = {}
+        try:
+            return original(self, transact_items)
+        finally:
+            shim.memo = None
+
+    models.copy = shim  # type: ignore[assignment]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 class EmbeddedAws:
     """Start/stop a moto server bound to loopback; `endpoint` is the AWS_ENDPOINT_URL to use."""
 
@@ -68,6 +112,7 @@ class EmbeddedAws:
         self._thread: threading.Thread | None = None
 
     def start(self) -> str:
+        back_up_tables_once()
         app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
