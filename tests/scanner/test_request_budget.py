@@ -4,6 +4,7 @@ first sighting or repeat, without giving up a conditional write."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -53,11 +54,17 @@ async def scan_and_publish(runtime: Runtime, proxy: AwsProxy, now: datetime) -> 
     return len(found), proxy.count()
 
 
+@pytest.mark.timeout(300)  # 300 volumes and two scans on a shared 2-core machine
 async def test_a_scan_costs_at_most_015_requests_per_finding(counted: tuple[Runtime, AwsProxy]) -> None:
     runtime, proxy = counted
     ec2 = await runtime.aws.client("ec2", "us-east-1")
-    for _ in range(VOLUMES):
-        await ec2.create_volume(AvailabilityZone="us-east-1a", Size=10, VolumeType="gp3")
+    at_once = asyncio.Semaphore(10)
+
+    async def volume() -> None:
+        async with at_once:
+            await ec2.create_volume(AvailabilityZone="us-east-1a", Size=10, VolumeType="gp3")
+
+    await asyncio.gather(*(volume() for _ in range(VOLUMES)))
     now = datetime.now(UTC)
 
     found, requests = await scan_and_publish(runtime, proxy, now)
