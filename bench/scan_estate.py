@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     seeding = commands.add_parser("seed", help="Seed every region; print the idle count per region.")
     seeding.add_argument("--endpoint", required=True)
     seeding.add_argument("--scale", type=float, default=1.0, help="Shrink the estate (a quick trial: 0.1).")
+    seeding.add_argument("--regions", help="Comma-separated regions (default: the bench's three).")
+    seeding.add_argument("--shape", help="EstateShape fields as JSON, instead of the default shape.")
     depth = commands.add_parser("depth", help="Print the number of messages on a queue.")
     depth.add_argument("--endpoint", required=True)
     depth.add_argument("--queue", required=True)
@@ -166,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "depth":
         print(json.dumps({"depth": queue_depth(args.endpoint, args.queue)}))
         return 0
-    shape = EstateShape() if args.scale == 1.0 else EstateShape().scaled(args.scale)
-    print(json.dumps({"idle_by_region": seed(args.endpoint, shape), "shape": asdict(shape)}))
+    shape = EstateShape(**json.loads(args.shape)) if args.shape else EstateShape()
+    shape = shape if args.scale == 1.0 else shape.scaled(args.scale)
+    regions = tuple(args.regions.split(",")) if args.regions else REGIONS
+    print(json.dumps({"idle_by_region": seed(args.endpoint, shape, regions), "shape": asdict(shape)}))
     return 0
 
 

@@ -216,7 +216,10 @@ class AwsClients:
         async def refresh() -> dict[str, Any]:
             """botocore calls this when the credentials are about to expire (15 minutes before)."""
             sts = await self.client("sts")
-            answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
+            # The member roles trust CloudThrift's task roles only with this ExternalId (docs/DEPLOY.md).
+            external_id = self._settings.cloudthrift_external_id
+            extra = {"ExternalId": external_id.get_secret_value()} if external_id else {}
+            answer = await sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME, **extra)
             self.assumed[role_arn] += 1
             log.info("aws.role_assumed", role_arn=role_arn)
             credentials = answer["Credentials"]

@@ -59,6 +59,22 @@ class Settings(BaseSettings):
         default_factory=list, description="Resource kinds to scan; empty means every registered kind."
     )
     cloudthrift_region_concurrency: int = Field(default=8, ge=1, le=64)
+    cloudthrift_account_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Member accounts an organization scan probes at once."
+    )
+    cloudthrift_scan_role_name: str = Field(
+        default="cloudthrift-scan",
+        pattern=r"^[\w+=,.@-]{1,64}$",
+        description="The read-only role in each member account; the scanner assumes only this one.",
+    )
+    cloudthrift_cleanup_role_name: str = Field(
+        default="cloudthrift-cleanup",
+        pattern=r"^[\w+=,.@-]{1,64}$",
+        description="The clean-up role in each member account; the executor assumes only this one.",
+    )
+    cloudthrift_external_id: SecretStr | None = Field(
+        default=None, description="The ExternalId the member roles' trust policies require."
+    )
     cloudthrift_aws_max_attempts: int = Field(default=8, ge=1, le=20)
     cloudthrift_aws_retry_mode: Literal["standard", "adaptive", "legacy"] = "adaptive"
     cloudthrift_aws_connect_timeout: float = Field(

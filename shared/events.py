@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -243,15 +243,40 @@ class Payload(_Model):
         return uuid.uuid4()
 
 
+_ACCOUNT = r"^\d{12}$"
+_OU = r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$"
+
+
+class OrganizationScope(_Model):
+    """Which accounts of the organization a scan covers: every ACTIVE one, narrowed by the include lists
+    (accounts, or everything under an OU or the root) when any is given, then minus the excludes."""
+
+    include_accounts: tuple[Annotated[str, Field(pattern=_ACCOUNT)], ...] = ()
+    exclude_accounts: tuple[Annotated[str, Field(pattern=_ACCOUNT)], ...] = ()
+    include_ous: tuple[Annotated[str, Field(pattern=_OU)], ...] = ()
+    exclude_ous: tuple[Annotated[str, Field(pattern=_OU)], ...] = ()
+
+
 class ScanRequested(Payload):
     event_type: ClassVar[str] = "ScanRequested"
 
     scan_id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128)
     regions: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
-    account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    account_id: str | None = Field(default=None, pattern=_ACCOUNT)
     role_arn: str | None = Field(default=None, pattern=ROLE_ARN_PATTERN)
     requested_by: str = Field(default="unknown", min_length=1, max_length=128)
+    # Set: this request is for the whole organization; the scanner fans it out, one request per
+    # account and region, onto the scan queue (services/scanner/organization.py) and scans nothing itself.
+    organization: OrganizationScope | None = None
+    # On a fanned-out request: the organization scan it is part of (logs and metrics join on it).
+    parent_scan_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ScanRequested:
+        if self.organization is not None and (self.role_arn or self.account_id):
+            raise ValueError("an organization scan names no account or role: it finds them")
+        return self
 
     def event_id(self) -> uuid.UUID:
         return uuid.uuid5(EVENT_NAMESPACE, f"scan#{self.scan_id}")

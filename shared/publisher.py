@@ -44,10 +44,13 @@ async def resolve_queue(sqs: Any, name: str, dlq_name: str) -> QueueRef:
 class Publisher:
     """Sends events with SendMessageBatch, checking the per-entry failures SQS reports on HTTP 200."""
 
-    def __init__(self, sqs: Any, *, entry_retries: int = 3, retry_delay: float = 0.2) -> None:
+    def __init__(
+        self, sqs: Any, *, entry_retries: int = 3, retry_delay: float = 0.2, in_flight: int = 8
+    ) -> None:
         self._sqs = sqs
         self._entry_retries = entry_retries
         self._retry_delay = retry_delay
+        self._in_flight = in_flight
 
     async def publish(
         self,
@@ -70,14 +73,36 @@ class Publisher:
             | ({"DelaySeconds": delay_seconds} if delay_seconds else {})
             for index, envelope in enumerate(envelopes)
         ]
-        for batch in _batches(entries):
-            await self._send_batch(queue_url, batch)
+        await self._send_all(queue_url, _batches(entries))
         return envelopes
 
     async def send_raw(self, queue_url: str, entries: Sequence[dict[str, Any]]) -> None:
         """Send already-built entries (used to move messages between queues)."""
-        for batch in _batches([dict(entry, Id=str(index)) for index, entry in enumerate(entries)]):
-            await self._send_batch(queue_url, batch)
+        await self._send_all(
+            queue_url, _batches([dict(entry, Id=str(index)) for index, entry in enumerate(entries)])
+        )
+
+    async def _send_all(self, queue_url: str, batches: list[list[dict[str, Any]]]) -> None:
+        """`in_flight` batches at once: at AWS's latency, 256 batches one after another take a minute.
+
+        Standard queues promise no order, so neither does this. The first batch that fails for good
+        cancels the others (the consumer retries the whole publish; event ids are deterministic)."""
+        gate = asyncio.Semaphore(self._in_flight)
+
+        async def one(batch: list[dict[str, Any]]) -> None:
+            async with gate:
+                await self._send_batch(queue_url, batch)
+
+        if len(batches) == 1:
+            await self._send_batch(queue_url, batches[0])
+            return
+        try:
+            async with asyncio.TaskGroup() as group:
+                for batch in batches:
+                    group.create_task(one(batch))
+        except ExceptionGroup as failed:  # callers handle our typed errors, not groups of them
+            permanent = [exc for exc in failed.exceptions if isinstance(exc, PermanentError)]
+            raise (permanent or failed.exceptions)[0] from None
 
     async def _send_batch(self, queue_url: str, batch: list[dict[str, Any]]) -> None:
         pending = batch

@@ -29,7 +29,15 @@ import structlog
 from services.executor.claim import Claim, ClaimLost, take_claim
 from services.executor.kept import kept_cost
 from services.executor.outcome import OutcomeReporter, tell
-from services.executor.rules import admit, classify_error, error_code, recheck, role_refusal, saving
+from services.executor.rules import (
+    admit,
+    classify_error,
+    cleanup_role,
+    error_code,
+    recheck,
+    role_refusal,
+    saving,
+)
 from shared.aws import ClientFactory, RegionClients
 from shared.config import default
 from shared.errors import PermanentError, TransientError, UnsupportedResource
@@ -54,6 +62,9 @@ class ExecutionPolicy:
     # The claim has its own lifetime, renewed well before it ends, apart from the queue's visibility.
     claim_ttl: timedelta = timedelta(seconds=default("cloudthrift_claim_ttl_seconds"))
     snapshot_wait_seconds: int = default("cloudthrift_snapshot_wait_seconds")
+    # In another account the executor acts only through this role (the member clean-up role), never
+    # through the read-only scan role the finding was seen with: terraform/modules/member-roles.
+    cleanup_role_name: str = default("cloudthrift_cleanup_role_name")
 
 
 @dataclass(frozen=True)
@@ -178,11 +189,15 @@ def _plan(decision: Decision, deps: ExecutorDeps) -> tuple[Kind, Check, Remedy]:
 
 
 def clients_for(decision: Decision, deps: ExecutorDeps) -> RegionClients:
-    """In the decision's account: through the role the resource was scanned by, if any, and only when
-    that role is of the approved account (`arn:<partition>:iam::<account>:role/<name>`)."""
-    role_arn = decision.finding.role_arn
-    if role_arn is not None and (refusal := role_refusal(role_arn, decision.key)) is not None:
+    """In the decision's account: a resource scanned through a role of the approved account (checked:
+    `arn:<partition>:iam::<account>:role/<name>`) is cleaned up through that account's clean-up role,
+    named for the ledger's account, never through the scan role itself."""
+    scanned_by = decision.finding.role_arn
+    if scanned_by is None:
+        return RegionClients(deps.aws, decision.key.region, None)
+    if (refusal := role_refusal(scanned_by, decision.key)) is not None:
         raise RoleRefused(refusal)
+    role_arn = cleanup_role(scanned_by, decision.key, deps.policy.cleanup_role_name)
     return RegionClients(deps.aws, decision.key.region, role_arn)
 
 

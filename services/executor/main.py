@@ -40,6 +40,7 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
         # The claim's own lifetime, renewed every third of it, independent of the visibility timeout.
         claim_ttl=timedelta(seconds=settings.cloudthrift_claim_ttl_seconds),
         snapshot_wait_seconds=settings.cloudthrift_snapshot_wait_seconds,
+        cleanup_role_name=settings.cloudthrift_cleanup_role_name,
     )
 
 

@@ -98,6 +98,12 @@ def role_refusal(role_arn: str, key: DecisionKey) -> str | None:
     return None
 
 
+def cleanup_role(scanned_by: str, key: DecisionKey, name: str) -> str:
+    """The clean-up role of the decision's account, in the partition of the role the scan used."""
+    partition = scanned_by.split(":")[1]
+    return f"arn:{partition}:iam::{key.account_id}:role/{name}"
+
+
 def changed_facts(approved: Finding, observation: Observation) -> list[str]:
     """Names of the facts and tags that differ between what was approved and what AWS says now."""
     names: list[str] = []

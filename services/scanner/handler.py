@@ -18,10 +18,11 @@ from decimal import Decimal
 import structlog
 
 from services.scanner.metrics import report_scan
+from services.scanner.organization import EnqueueScans, MemberRoles, fan_out, report_fan_out
 from services.scanner.rules import ScanPolicy, build_finding, classify, listings
 from services.scanner.sightings import forget_busy, gate
 from shared.aws import ClientFactory, RegionClients
-from shared.errors import TransientError, UnsupportedResource
+from shared.errors import PermanentError, TransientError, UnsupportedResource
 from shared.events import DecisionKey, Envelope, Finding, ResourceFound, ScanRequested, utcnow
 from shared.kinds import Check, Kind, discover
 from shared.kinds.base import Observation, Usage
@@ -43,6 +44,9 @@ class ScannerDeps:
     clock: Callable[[], datetime] = utcnow
     registry: Registry[Kind] = field(default_factory=discover)
     metrics: Metrics = field(default_factory=NullMetrics)
+    roles: MemberRoles = field(default_factory=MemberRoles)
+    # Where an organization scan puts its per-account requests (the scan queue); None: it cannot.
+    enqueue_scans: EnqueueScans | None = None
 
 
 @dataclass
@@ -69,6 +73,14 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
     if unknown:
         raise UnsupportedResource(f"unknown resource kind(s) {unknown} (known: {deps.registry.names()})")
     chosen = [deps.registry.get(kind)() for kind in kinds]
+    if request.organization is not None:
+        await _fan_out(request, deps)
+        return []
+    if request.role_arn is not None and request.role_arn.rsplit("/", 1)[-1] != deps.roles.scan_role_name:
+        # The scanner reads through the read-only scan role only: a clean-up role is the executor's.
+        raise PermanentError(
+            f"the scanner assumes only {deps.roles.scan_role_name} roles, not {request.role_arn}"
+        )
 
     account_id = request.account_id or await deps.aws.account_id(request.role_arn)
     regions = request.regions or deps.policy.regions or await _enabled_regions(deps.aws, request.role_arn)
@@ -136,6 +148,20 @@ def _own_min_age(deps: ScannerDeps, finding: Finding) -> timedelta:
     check = deps.registry.get(finding.kind)().checks.get(finding.check)()
     own = deps.policy.check_min_age_days.get(f"{finding.kind}/{finding.check}")
     return check.min_age if own is None else timedelta(days=own)
+
+
+async def _fan_out(request: ScanRequested, deps: ScannerDeps) -> None:
+    """Queue one scan per member account and region; the scanner tasks pick them up in parallel."""
+    if deps.enqueue_scans is None:
+        raise PermanentError("this scanner has no scan queue to fan an organization scan out onto")
+    result = await fan_out(
+        request,
+        deps.aws,
+        deps.roles,
+        regions=request.regions or deps.policy.regions,
+    )
+    await deps.enqueue_scans(result.requests)
+    report_fan_out(deps.metrics, request.scan_id, result)
 
 
 async def _enabled_regions(aws: ClientFactory, role_arn: str | None) -> tuple[str, ...]:

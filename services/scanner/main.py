@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
+from services.scanner.organization import MemberRoles
 from shared.config import Settings
 from shared.errors import SettingsError
 from shared.events import Envelope, ScanRequested
@@ -45,6 +46,11 @@ def scanner_deps(runtime: Runtime) -> ScannerDeps:
         prices=load_prices(runtime.settings.cloudthrift_prices_file or PRICES_FILE),
         policy=scan_policy(runtime.settings),
         metrics=runtime.telemetry.stage("scanner").metrics,
+        roles=MemberRoles(
+            scan_role_name=runtime.settings.cloudthrift_scan_role_name,
+            account_concurrency=runtime.settings.cloudthrift_account_concurrency,
+        ),
+        enqueue_scans=lambda requests: runtime.publisher.publish(runtime.queues["scan"].url, requests),
     )
 
 

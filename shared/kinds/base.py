@@ -183,6 +183,8 @@ class Remedy(ABC):
     permissions: ClassVar[tuple[str, ...]]
     # How it is undone, shown before approval; None: it cannot be (the card says so).
     undo: ClassVar[str | None] = None
+    # `permissions` include what `restore` calls: the executor's role and a member account's clean-up
+    # role grant the undo with the clean-up.
     keeps_snapshot: ClassVar[bool] = False
     # Keeps its safety snapshot in the archive tier (preferred when CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER
     # is `archive`).

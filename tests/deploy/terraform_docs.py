@@ -19,7 +19,7 @@ from tests.deploy.terraform_model import MODULE, TERRAFORM, parse
 
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
-DOCUMENTED = (MODULE, TERRAFORM / "datadog")
+DOCUMENTED = (MODULE, TERRAFORM / "datadog", TERRAFORM / "modules" / "member-roles")
 
 
 def blocks(directory: Path, kind: str) -> dict[str, dict[str, Any]]:

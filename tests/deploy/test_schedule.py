@@ -40,6 +40,7 @@ def test_the_scheduled_message_is_a_scan_request_the_scanner_accepts(
             "regions": json.dumps(["us-east-1", "eu-west-1"]),
             "kinds": json.dumps([]),
             "role_arn": json.dumps(role_arn),
+            "organization": json.dumps(None),
             "requested_by": "eventbridge-scheduler:cloudthrift-scan-home",
         },
     )
@@ -51,3 +52,34 @@ def test_the_scheduled_message_is_a_scan_request_the_scanner_accepts(
     assert event.payload.scan_id == "schedule-d32c5kddcf5bb8c3"
     assert event.payload.regions == ("us-east-1", "eu-west-1")
     assert event.payload.role_arn == role_arn
+
+
+def test_the_organization_schedule_is_an_organization_scan_request(module: ModuleConfig) -> None:
+    """organization_scan = {...} gives a schedule whose request the scanner fans out (jsonencode of the
+    variable's object, optional attributes filled in)."""
+    (schedule,) = module.resource("aws_scheduler_schedule").values()
+    assert 'organization = "organization"' in module.locals["scan_targets"]
+    assert "var.organization_scan" in schedule["target"][0]["input"]
+    template = (MODULE / "templates" / "scan_requested.json.tftpl").read_text()
+    scope = {
+        "include_accounts": [],
+        "exclude_accounts": ["111111111111"],
+        "include_ous": ["ou-ab12-cdef3456"],
+        "exclude_ous": [],
+    }
+    body = _render(
+        template,
+        {
+            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, "cloudthrift:cloudthrift:schedule:organization")),
+            "regions": json.dumps(["us-east-1"]),
+            "kinds": json.dumps([]),
+            "role_arn": json.dumps(None),
+            "organization": json.dumps(scope),
+            "requested_by": "eventbridge-scheduler:cloudthrift-scan-organization",
+        },
+    ).replace("<aws.scheduler.scheduled-time>", "2022-03-22T18:59:43Z")
+    event = parse_event(body.replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3"))
+    assert isinstance(event.payload, ScanRequested)
+    assert event.payload.organization is not None
+    assert event.payload.organization.exclude_accounts == ("111111111111",)
+    assert event.payload.organization.include_ous == ("ou-ab12-cdef3456",)

@@ -182,7 +182,9 @@ def test_permissions_are_granted_only_through_policy_documents() -> None:
 
 def test_only_the_executor_can_change_the_estate_and_never_on_star() -> None:
     for directory in module_dirs():
-        assert destructive_grants(load_module(directory)) == [], directory
+        # In a member account the clean-up role is the executor's hands (terraform/modules/member-roles).
+        allowed = "cleanup" if directory.name == "member-roles" else "executor"
+        assert destructive_grants(load_module(directory), allowed_role=allowed) == [], directory
 
 
 def test_the_executor_has_what_its_actions_need(module: ModuleConfig) -> None:
@@ -221,12 +223,17 @@ def test_the_executor_may_send_lost_approvals_again_to_its_own_queue_only(module
     assert str(sweep.resources) == str(['${aws_sqs_queue.queue["execute"].arn}']), sweep.resources
 
 
-def test_the_executor_may_assume_exactly_the_scan_roles_and_none_without_them(module: ModuleConfig) -> None:
-    """Cross-account clean-ups go through the roles the scanner used, and through nothing else."""
+def test_the_executor_may_assume_exactly_the_member_cleanup_roles_and_none_without_them(
+    module: ModuleConfig,
+) -> None:
+    """Cross-account clean-ups go through the member accounts' clean-up roles, never their scan roles."""
     sts = [s for s in module.statements("executor") if any(a.startswith("sts:") for a in s.actions)]
     assert [(s.sid, s.actions, s.resources, s.conditions) for s in sts] == [
-        ("ActInOtherAccounts", ("sts:AssumeRole",), "${var.scan_role_arns}", ())
+        ("ActInOtherAccounts", ("sts:AssumeRole",), "${local.cleanup_assume_arns}", ())
     ]
+    cleanup = module.locals["cleanup_assume_arns"]
+    assert "role/${var.member_cleanup_role_name}" in cleanup and "scan_role_name" not in cleanup
+    assert "var.member_scan_role_name" in module.locals["scan_assume_arns"]
     conditional = {
         block["statement"]["content"][0]["sid"]: block["statement"]["for_each"]
         for doc in ("executor", "scanner")
@@ -234,10 +241,10 @@ def test_the_executor_may_assume_exactly_the_scan_roles_and_none_without_them(mo
         if "statement" in block
     }
     # No statement at all when there are no roles (an empty resource list is an invalid policy).
-    assert conditional["ActInOtherAccounts"] == "${length(var.scan_role_arns) > 0 ? [1] : []}"
-    assert conditional["ActInOtherAccounts"] == conditional["ScanOtherAccounts"]
+    assert conditional["ActInOtherAccounts"] == "${length(local.cleanup_assume_arns) > 0 ? [1] : []}"
+    assert conditional["ScanOtherAccounts"] == "${length(local.scan_assume_arns) > 0 ? [1] : []}"
     [scanner] = [s for s in module.statements("scanner") if "sts:AssumeRole" in s.actions]
-    assert scanner.resources == sts[0].resources
+    assert scanner.resources == "${local.scan_assume_arns}"
 
 
 def test_destructive_arns_are_built_per_configured_region(module: ModuleConfig) -> None:
@@ -256,11 +263,13 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
     assert ec2 and all(a.startswith("ec2:Describe") for a in ec2), sorted(ec2)
     services = {a.split(":", 1)[0] for a in actions}
     # The estate's services (reads only: no stage but the executor may change them), metrics, plumbing.
+    # ... and the organization's account list, for an organization scan.
     assert services <= {
         "ec2",
         "elasticloadbalancing",
         "rds",
         "autoscaling",
+        "organizations",
         "cloudwatch",
         "sqs",
         "dynamodb",
@@ -268,6 +277,11 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
     }
     assert {a for a in actions if a.startswith("autoscaling:")} <= {
         "autoscaling:DescribeLaunchConfigurations"
+    }
+    assert {a for a in actions if a.startswith("organizations:")} <= {
+        "organizations:ListAccounts",
+        "organizations:ListAccountsForParent",
+        "organizations:ListChildren",
     }
     assert {a for a in actions if a.startswith("cloudwatch:")} <= {"cloudwatch:GetMetricData"}
     assert {a for a in actions if a.startswith("sts:")} <= {"sts:AssumeRole"}

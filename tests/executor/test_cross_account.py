@@ -1,4 +1,5 @@
-"""Clean-ups in another account, through the role the scan used: moto keeps accounts apart.
+"""Clean-ups in another account, through that account's clean-up role (never the scan role the
+finding was seen with): moto keeps accounts apart.
 
 Credentials from STS AssumeRole on a role of account 111111111111 act in that account on moto (its
 volumes are not the home account's), so these tests show where the executor really acted.
@@ -36,6 +37,7 @@ from tests.executor.helpers import (
 
 OTHER = "111111111111"
 ROLE = f"arn:aws:iam::{OTHER}:role/cloudthrift-scan"
+CLEANUP = f"arn:aws:iam::{OTHER}:role/cloudthrift-cleanup"
 
 
 @pytest.fixture
@@ -89,7 +91,8 @@ async def test_a_volume_scanned_through_a_role_is_deleted_in_that_account_only(
     assert await volume_exists(ec2, ours)
     assert await snapshots_of(ec2, ours) == []
     assert await snapshots_of(ec2, theirs) == []
-    assert aws.assumed == {ROLE: 1}  # one AssumeRole: the scan's credentials are reused
+    # The scan assumed the scan role, the executor the clean-up role of the same account, once each.
+    assert aws.assumed == {ROLE: 1, CLEANUP: 1}
 
 
 async def test_a_dry_run_rehearses_in_the_role_account(
@@ -123,7 +126,7 @@ async def test_the_role_comes_from_the_ledger_not_from_the_message(
 
     assert (await state_of(ledger, finding.key)).state is State.EXECUTED
     assert not await volume_exists(other_ec2, theirs)
-    assert set(aws.assumed) == {ROLE}
+    assert set(aws.assumed) == {ROLE, CLEANUP}
 
 
 async def test_a_role_of_another_account_than_the_decision_is_refused(
@@ -159,12 +162,12 @@ async def test_credentials_are_reused_until_shortly_before_they_expire(
         deps = make_deps(aws=Clients(aws))
         for volume in volumes[:2]:
             await handle_approval(await approve(ledger, findings[volume], create=False), deps)
-        assert aws.assumed == {ROLE: 1}
+        assert aws.assumed == {ROLE: 1, CLEANUP: 1}
         clock.advance(3600)  # moto's credentials last an hour
         await handle_approval(await approve(ledger, findings[volumes[2]], create=False), deps)
         # Renewed. (moto dates new credentials by the real clock, which the test's clock is an hour
         # ahead of, so from here on every use finds them about to expire and renews them again.)
-        assert aws.assumed[ROLE] >= 2
+        assert aws.assumed[CLEANUP] >= 2
         for volume in volumes:
             assert (await state_of(ledger, findings[volume].key)).state is State.EXECUTED
             assert not await volume_exists(other_ec2, volume)

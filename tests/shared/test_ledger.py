@@ -153,3 +153,38 @@ async def test_forget_only_drops_the_sighting_it_read(runtime: Runtime) -> None:
     )
     assert await runtime.ledger.forget(f.key, expected=State.FOUND, idle_since=since)
     assert await runtime.ledger.get(f.key) is None
+
+
+async def test_a_cancelled_transaction_leaves_every_item_as_it_was(runtime: Runtime) -> None:
+    """The embedded AWS backs up only the items a transaction names (services/embedded_aws.py): a
+    cancelled one must still undo its puts and its in-place update."""
+    db = runtime.ledger._db
+    table = runtime.ledger.table_name
+    existing = finding("vol-existing")
+    await runtime.ledger.create(existing)
+    await runtime.ledger.create(finding("vol-bystander"))
+    before = (await runtime.ledger.get(existing.key)).attrs
+    with pytest.raises(db.exceptions.TransactionCanceledException):
+        await db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "new-1"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": existing.key.pk}},
+                        "UpdateExpression": "SET note = :n",
+                        "ExpressionAttributeValues": {":n": {"S": "changed"}},
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "new-2"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert (await db.get_item(TableName=table, Key={"pk": {"S": "new-1"}})).get("Item") is None
+    assert (await runtime.ledger.get(existing.key)).attrs == before
+    assert await runtime.ledger.get(finding("vol-bystander").key) is not None

@@ -266,7 +266,8 @@ class _FlakySqs:
 async def test_publisher_resends_only_the_entries_sqs_failed() -> None:
     sqs = _FlakySqs([[{"Id": "3", "SenderFault": False, "Code": "InternalError", "Message": "try again"}]])
     await Publisher(sqs, retry_delay=0).publish("q", [ScanRequested(scan_id=str(i)) for i in range(12)])
-    assert sqs.calls == [[str(i) for i in range(10)], ["3"], ["10", "11"]]
+    # Batches go out concurrently (no order between them), the failed entry alone is sent again.
+    assert sorted(sqs.calls) == sorted([[str(i) for i in range(10)], ["3"], ["10", "11"]])
 
 
 async def test_publisher_raises_permanent_error_on_a_sender_fault() -> None:
@@ -323,3 +324,24 @@ async def test_a_misrouted_event_goes_to_the_dlq_at_once_with_its_reason(runtime
     reason = message["MessageAttributes"][REASON_ATTRIBUTE]["StringValue"]
     assert "ResourceFound is not for cloudthrift-scan, which takes ScanRequested" in reason
     assert message["MessageAttributes"][RECEIVES_ATTRIBUTE]["StringValue"] == "1"
+
+
+async def test_publisher_sends_batches_concurrently_and_raises_the_typed_error_of_a_failed_one() -> None:
+    class _SlowSqs(_FlakySqs):
+        in_flight = peak = 0
+
+        async def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            await asyncio.sleep(0.01)
+            self.in_flight -= 1
+            return await super().send_message_batch(QueueUrl, Entries)
+
+    sqs = _SlowSqs([])
+    await Publisher(sqs, in_flight=4).publish("q", [ScanRequested(scan_id=str(i)) for i in range(100)])
+    assert sorted(int(i) for call in sqs.calls for i in call) == list(range(100))
+    assert sqs.peak == 4
+
+    sqs = _SlowSqs([[], [{"Id": "10", "SenderFault": True, "Code": "Invalid", "Message": "bad"}]])
+    with pytest.raises(PermanentError, match="bad"):
+        await Publisher(sqs, in_flight=4).publish("q", [ScanRequested(scan_id=str(i)) for i in range(30)])

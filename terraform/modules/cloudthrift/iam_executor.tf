@@ -1,7 +1,7 @@
 # The executor is the only role that may change the estate: snapshot volumes (tagging the snapshot at
 # creation with the decision id), delete volumes and release addresses. Every such permission is bound
 # to the configured regions (aws:RequestedRegion) and to resource ARNs in this account, never to "*".
-# In other accounts it acts only through the scanner's roles (var.scan_role_arns), as the scan did.
+# In other accounts it acts only through their clean-up roles (member_cleanup_role_name), never the scan roles.
 # The executor re-checks each resource before acting (ARCHITECTURE.md, safety rules); IAM is the fence.
 
 locals {
@@ -372,16 +372,16 @@ data "aws_iam_policy_document" "executor" {
     resources = [aws_sqs_queue.queue["execute"].arn]
   }
 
-  # A finding scanned in another account is cleaned up through the role the scanner assumed there
-  # (services/executor/credentials.py): exactly the scanner's roles, and none when there are none.
-  # What that role may do in its account is its own policy's business (docs/DEPLOY.md).
+  # A finding scanned in another account is cleaned up through that account's clean-up role
+  # (services/executor/handler.py), never the scan role; none when no other account is scanned.
+  # What that role may do in its account is terraform/modules/member-roles (docs/DEPLOY.md).
   dynamic "statement" {
-    for_each = length(var.scan_role_arns) > 0 ? [1] : []
+    for_each = length(local.cleanup_assume_arns) > 0 ? [1] : []
 
     content {
       sid       = "ActInOtherAccounts"
       actions   = ["sts:AssumeRole"]
-      resources = var.scan_role_arns
+      resources = local.cleanup_assume_arns
     }
   }
 }

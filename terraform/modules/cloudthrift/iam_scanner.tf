@@ -80,12 +80,23 @@ data "aws_iam_policy_document" "scanner" {
   }
 
   dynamic "statement" {
-    for_each = length(var.scan_role_arns) > 0 ? [1] : []
+    for_each = length(local.scan_assume_arns) > 0 ? [1] : []
 
     content {
       sid       = "ScanOtherAccounts"
       actions   = ["sts:AssumeRole"]
-      resources = var.scan_role_arns
+      resources = local.scan_assume_arns
+    }
+  }
+
+  # An organization scan lists the accounts and walks the OUs (services/scanner/organization.py).
+  dynamic "statement" {
+    for_each = var.organization_scan != null ? [1] : []
+
+    content {
+      sid       = "ListOrganization"
+      actions   = ["organizations:ListAccounts", "organizations:ListAccountsForParent", "organizations:ListChildren"]
+      resources = ["*"]
     }
   }
 }

@@ -50,13 +50,29 @@ locals {
     DISCORD_APPROVER_IDS      = length(var.discord_approver_ids) > 0 ? join(",", var.discord_approver_ids) : null
     DISCORD_APPROVER_ROLE_IDS = length(var.discord_approver_role_ids) > 0 ? join(",", var.discord_approver_role_ids) : null
     CLOUDTHRIFT_KINDS         = length(var.kinds) > 0 ? join(",", var.kinds) : null
+    CLOUDTHRIFT_EXTERNAL_ID   = var.external_id
   }
+
+  # Member accounts: the scanner assumes only their scan roles, the executor only their clean-up roles
+  # (terraform/modules/member-roles). An organization scan reaches every account; otherwise the
+  # accounts of scan_role_arns.
+  member_accounts = [for arn in var.scan_role_arns : regex("::([0-9]{12}):", arn)[0]]
+  scan_assume_arns = concat(
+    var.scan_role_arns,
+    var.organization_scan != null ? ["arn:${local.partition}:iam::*:role/${var.member_scan_role_name}"] : [],
+  )
+  cleanup_assume_arns = (var.organization_scan != null
+    ? ["arn:${local.partition}:iam::*:role/${var.member_cleanup_role_name}"]
+    : [for account in local.member_accounts : "arn:${local.partition}:iam::${account}:role/${var.member_cleanup_role_name}"]
+  )
 
   environment = merge(
     {
       AWS_REGION                     = local.region
       CLOUDTHRIFT_PREFIX             = var.prefix
       CLOUDTHRIFT_REGIONS            = join(",", var.regions)
+      CLOUDTHRIFT_SCAN_ROLE_NAME     = var.member_scan_role_name
+      CLOUDTHRIFT_CLEANUP_ROLE_NAME  = var.member_cleanup_role_name
       CLOUDTHRIFT_DRY_RUN            = tostring(var.dry_run)
       CLOUDTHRIFT_MIN_AGE_DAYS       = tostring(var.min_age_days)
       CLOUDTHRIFT_MIN_IDLE_DAYS      = tostring(var.min_idle_days)
