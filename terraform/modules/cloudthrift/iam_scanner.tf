@@ -39,7 +39,7 @@ data "aws_iam_policy_document" "scanner" {
     resources = ["*"]
   }
 
-  # Kinds idle by usage (shared/kinds/nat_gateway.py...): their describes, and their CloudWatch
+  # Kinds idle by usage (shared/kinds/nat_gateway/...): their describes, and their CloudWatch
   # numbers read in bulk. GetMetricData supports no resource-level permissions either.
   statement {
     sid = "DescribeIdleByUsage"
