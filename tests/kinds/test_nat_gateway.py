@@ -216,3 +216,46 @@ async def test_kept_address_makes_the_undo_exact(aws: AwsClients, ledger, make_d
     assert original.facts["public_ips"] == finding.facts["public_ips"]
     routes = (await ec2.describe_route_tables(RouteTableIds=[table]))["RouteTables"][0]["Routes"]
     assert [r["NatGatewayId"] for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"] == [new_id]
+
+
+async def test_the_card_offers_keeping_the_address_as_a_priced_choice(aws: AwsClients) -> None:
+    """Two choices: release the address (the whole cost saved) or keep it (its IPv4 hour stays billed)."""
+    finding, *_ = await _idle_finding(aws)
+    assert [c.remedy for c in finding.cost.choices] == ["delete", "delete-keep-address"]
+    release, keep = finding.cost.choices
+    assert release.residual_monthly_usd == 0 and release.net_monthly_saving_usd == Decimal("36.50")
+    assert keep.residual_monthly_usd == Decimal("3.65")  # 730 h x $0.005, us-east-1
+    assert keep.net_monthly_saving_usd == Decimal("32.85") and keep.undo and "same public IP" in keep.undo
+    assert finding.cost.net_monthly_saving_usd == Decimal("36.50")  # the default proposed: release
+
+    tagged, *_ = await _idle_finding(aws, {KEEP_ADDRESS_TAG: "allow-listed"})
+    assert tagged.cost.choices == ()  # the owner's tag: only keeping it is proposed
+    assert tagged.cost.snapshot_monthly_usd == Decimal("3.65")
+    assert tagged.cost.net_monthly_saving_usd == Decimal("32.85")
+
+
+async def test_approving_keep_address_deletes_the_gateway_and_leaves_the_address(
+    aws: AwsClients, ledger, make_deps
+) -> None:
+    finding, gateway, allocation, _ = await _idle_finding(aws)
+    event = await approve(ledger, finding, remedy="delete-keep-address")
+    await handle_approval(event, make_deps())
+
+    ec2 = await aws.client("ec2", REGION)
+    assert await _state(ec2, gateway) == "deleted" and await _allocated(ec2, allocation)
+    decision = await state_of(ledger, finding.key)
+    assert decision.state is State.EXECUTED and decision.get("remedy") == "delete-keep-address"
+    assert decision.get("kept_allocation_ids") == allocation
+    assert decision.get("released_allocation_ids") is None
+    assert Decimal(decision.get("realised_monthly_saving_usd")) == Decimal("32.85")  # the IPv4 hour stays
+
+    [address] = (await ec2.describe_addresses(AllocationIds=[allocation]))["Addresses"]
+    if address.get("AssociationId"):  # moto leaves it on the deleted gateway's interface (see above)
+        await ec2.disassociate_address(AssociationId=address["AssociationId"])
+    await handle_restore(restore_request(finding.key, event.payload.decision_id), make_deps())
+    restored = await state_of(ledger, finding.key)
+    assert restored.state is State.RESTORED, restored.get("restore_error")
+    [again] = (await ec2.describe_nat_gateways(NatGatewayIds=[restored.get("restored_resource_id")]))[
+        "NatGateways"
+    ]
+    assert again["NatGatewayAddresses"][0]["AllocationId"] == allocation  # the same public IP

@@ -1,5 +1,5 @@
 """NAT gateways: the kind (`kind`), why one is waste (`no_traffic`: no connection, byte or packet over
-the window) and the remedy that deletes it and releases its Elastic IP(s) (`remedies`), undone by
+the window) and the remedies that delete it and release or keep its Elastic IP(s) (`remedies`), undone by
 `recreate` (docs/ARCHITECTURE.md, "Kinds, checks, remedies").
 """
 
@@ -13,7 +13,7 @@ from shared.kinds.nat_gateway.kind import (
 )
 from shared.kinds.nat_gateway.no_traffic import NoTraffic
 from shared.kinds.nat_gateway.recreate import RESTORES_TAG
-from shared.kinds.nat_gateway.remedies import Delete
+from shared.kinds.nat_gateway.remedies import Delete, DeleteKeepAddress
 
 __all__ = [
     "KEEP_ADDRESS_TAG",
@@ -21,6 +21,7 @@ __all__ = [
     "NAT_METRICS",
     "RESTORES_TAG",
     "Delete",
+    "DeleteKeepAddress",
     "NatGateway",
     "NoTraffic",
     "no_traffic",

@@ -19,7 +19,17 @@ class NoTraffic(Check):
     # Compute Optimizer's lookback for unused NAT gateways: a monthly batch job still counts as use.
     window = timedelta(days=32)
     permissions = ("cloudwatch:GetMetricData",)
-    remedies = ("delete",)
+    # Delete and release the address (the default), or delete and keep it: an exact undo, for its hour.
+    remedies = ("delete", "delete-keep-address")
+
+    def remedy_order(self, observation: Observation) -> tuple[str, ...]:
+        """A gateway tagged `cloudthrift:keep-address` is proposed only the remedy keeping it (its owner
+        said so: no card offers to release it); one without a public address has nothing to keep."""
+        if KEEP_ADDRESS_TAG in observation.tags:
+            return ("delete-keep-address",)
+        if not int(observation.facts.get("address_count") or 0):
+            return ("delete",)
+        return self.remedies
 
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
         if usage is None or not usage.known() or any(usage.values.values()):
@@ -48,8 +58,8 @@ class NoTraffic(Check):
         summary += (
             "Its Elastic IP is kept (tag)."
             if keeps
-            else "Its Elastic IP is released (tag the gateway "
-            f"{KEEP_ADDRESS_TAG} to keep it and make an exact undo possible)."
+            else "Its Elastic IP is released (choose delete-keep-address, or tag the gateway "
+            f"{KEEP_ADDRESS_TAG}, to keep it and make an exact undo possible)."
         )
         cause = (
             "Left behind by a VPC whose private workloads were moved or removed"
