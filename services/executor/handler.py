@@ -228,7 +228,7 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
         if isinstance(earlier, Refused):
             return _skipped(earlier.reason, approval, decision, deps)
         if earlier is not None:
-            return _executed(earlier, approval, decision, deps)
+            return _executed(earlier, approval, decision, deps, remedy)
     observation = kind.observe(raw)
     usage = await _usage_now(clients, check, observation, deps) if check.metrics else None
     unreadable = bool(check.metrics) and (usage is None or not usage.known())
