@@ -215,6 +215,7 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
         tags=approved.tags,
         snapshot_wait_seconds=policy.snapshot_wait_seconds,
         guard=claim.guard,
+        resumed=claim.resumed,
     )
     if raw is None or kind.is_going(raw):
         if claim.resumed and not policy.dry_run:

@@ -114,6 +114,9 @@ class Job:
     snapshot_wait_seconds: int
     # Called right before every destructive call: raises when the executor lost its claim.
     guard: Callable[[], Awaitable[None]]
+    # This attempt took over an earlier one (an expired claim, a FAILED retry): only then can an
+    # earlier attempt's artefact (a safety snapshot, an image) exist and need finding.
+    resumed: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from services.executor.group_card import CARD_PREFIX, GroupCards
 from services.executor.handler import handle_approval
 from shared.kinds.ebs_volume.remedies import DECISION_TAG, REPORTED, UPPER_BOUND
 from shared.ledger import State
 from tests.executor.helpers import (
     REGION,
+    Crash,
+    Wrapped,
     approve,
     idle_volume,
     observe,
@@ -21,20 +25,21 @@ from tests.executor.helpers import (
 from tests.fakes.emulated_aws import set_full_snapshot_size
 
 
-async def test_kept_snapshot_is_priced_on_the_size_aws_reports(ledger, ec2, make_deps, reporter) -> None:
+async def test_kept_snapshot_is_priced_on_the_size_aws_reports(
+    ledger, ec2, make_deps, reporter, clock
+) -> None:
     volume_id = await idle_volume(ec2, size=100)  # gp3: $8.00/month; snapshot upper bound $5.00
     finding = await observe(ec2, "ebs-volume", volume_id)
     assert finding.cost.snapshot_monthly_usd == Decimal("5.00")
     event = await approve(ledger, finding)
-    # The snapshot exists once complete (an earlier attempt's, found by its decision tag); AWS reports
-    # 5 GiB written out of 100 provisioned.
-    made = await ec2.create_snapshot(
-        VolumeId=volume_id,
-        TagSpecifications=[
-            {"ResourceType": "snapshot", "Tags": [{"Key": DECISION_TAG, "Value": event.payload.decision_id}]}
-        ],
-    )
+    # An earlier attempt made the snapshot and died; AWS reports 5 GiB written out of 100 provisioned
+    # once complete. The attempt that takes over finds it by its decision tag.
+    with pytest.raises(Crash):
+        await handle_approval(event, make_deps(wrap=lambda c: Wrapped(c, "create_snapshot", "after")))
+    [made] = await snapshots_of(ec2, volume_id)
+    assert {t["Key"]: t["Value"] for t in made["Tags"]}[DECISION_TAG] == event.payload.decision_id
     set_full_snapshot_size(REGION, made["SnapshotId"], 5 * 1024**3)
+    clock.advance(31)  # the dead attempt's claim expires
 
     await handle_approval(event, make_deps())
 

@@ -7,7 +7,6 @@ from moto.ec2.models import ec2_backends
 
 from services.executor.handler import handle_approval
 from shared.errors import PermanentError, TransientError
-from shared.kinds.ebs_volume.remedies import DECISION_TAG
 from shared.ledger import State
 from tests.executor.helpers import (
     ACCOUNT,
@@ -181,19 +180,20 @@ async def test_throttling_is_retried_and_the_retry_resumes(ledger, ec2, make_dep
 
 
 async def test_a_snapshot_still_pending_after_the_bounded_wait_is_reused_by_the_retry(
-    ledger, ec2, make_deps
+    ledger, ec2, make_deps, clock
 ) -> None:
     volume_id = await idle_volume(ec2)
     finding = await observe(ec2, "ebs-volume", volume_id)
     event = await approve(ledger, finding)
-    # An earlier attempt's snapshot, still `pending` as on real AWS (moto completes at once, so the
-    # in-process moto backend is told otherwise, the way services/estate.py backdates volumes).
-    tags = [{"Key": DECISION_TAG, "Value": event.payload.decision_id}]
-    created = await ec2.create_snapshot(
-        VolumeId=volume_id, TagSpecifications=[{"ResourceType": "snapshot", "Tags": tags}]
-    )
+    # An earlier attempt made the snapshot and died; it is still `pending` as on real AWS (moto
+    # completes at once, so the in-process moto backend is told otherwise, the way services/estate.py
+    # backdates volumes). Its claim expires: the next delivery takes over.
+    with pytest.raises(Crash):
+        await handle_approval(event, make_deps(wrap=lambda c: Wrapped(c, "create_snapshot", "after")))
+    [created] = await snapshots_of(ec2, volume_id)
     snapshot = ec2_backends[ACCOUNT][REGION].snapshots[created["SnapshotId"]]
     snapshot.status = "pending"
+    clock.advance(CLAIM_TTL + 1)
 
     with pytest.raises(TransientError, match=r"SnapshotCompleted|Max attempts"):
         await handle_approval(event, make_deps(snapshot_wait_seconds=1))

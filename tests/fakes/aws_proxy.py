@@ -6,7 +6,9 @@
   `denied_roles` with AccessDenied, as STS does when a role is missing or does not trust the caller;
 - role policies: moto lets an assumed role do anything; for a role whose name is in `role_policies`,
   the proxy refuses any action outside its list (what IAM would do with that role's policy);
-- counting: every request by service and operation, so tests and benches can count AWS calls.
+- counting: every request by service and operation, so tests and benches can count AWS calls, and
+  the filters of query-protocol requests (EC2's `Filter.N.Name`), so they can tell a lookup by id
+  from a costly search by tag.
 
 Nothing of CloudThrift is patched: clients reach it through AWS_ENDPOINT_URL like any endpoint.
 Run standalone for benches: `python -m tests.fakes.aws_proxy UPSTREAM PORT DELAYS_JSON`.
@@ -26,6 +28,7 @@ import aiohttp
 from aiohttp import web
 
 _SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_FILTER_NAME = re.compile(r"Filters?\.\d+\.Name")
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 _IAM_PREFIX = {"monitoring": "cloudwatch"}  # SigV4 signing names that are not the IAM prefix
 _ALWAYS = {"sts:GetCallerIdentity"}
@@ -60,6 +63,7 @@ class AwsProxy:
         self.refused: list[tuple[str, str]] = []  # (role ARN, action) refused by a role policy
         self._roles_by_key: dict[str, str] = {}  # access key id -> the role ARN it was issued for
         self.calls: Counter[str] = Counter()  # "service:Operation" -> count
+        self.filters: Counter[str] = Counter()  # "service:Operation filter-name" -> count
         self._port = port
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -94,6 +98,8 @@ class AwsProxy:
         access_key, region, service = scope.groups() if scope else ("", "", "")
         operation = _operation(request, body)
         self.calls[f"{service}:{operation}"] += 1
+        for name in _filter_names(body):
+            self.filters[f"{service}:{operation} {name}"] += 1
         delay = self.delays.get(region, self.default_delay)
         if delay:
             await asyncio.sleep(delay)
@@ -132,6 +138,14 @@ def _operation(request: web.Request, body: bytes) -> str:
     if body[:7] == b"Action=":
         return body[7:].split(b"&", 1)[0].decode()
     return request.method
+
+
+def _filter_names(body: bytes) -> list[str]:
+    """The filter names of a query-protocol (form-encoded) request: `Filter.1.Name=tag:...`."""
+    if not body.startswith(b"Action="):
+        return []
+    form = urllib.parse.parse_qs(body.decode(errors="replace"))
+    return [values[0] for key, values in form.items() if _FILTER_NAME.fullmatch(key)]
 
 
 async def _serve(upstream: str, port: int, delays: dict[str, float]) -> None:

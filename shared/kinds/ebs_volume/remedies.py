@@ -179,7 +179,12 @@ class SnapshotThenDelete(Delete):
 
     async def _snapshot(self, ec2: Any, job: Job) -> Mapping[str, Any]:
         """This decision's snapshot, made once (an earlier attempt's is reused) and waited for."""
-        snapshot = await find_snapshot(ec2, job.decision_id)
+        # Only a resumed attempt can have an earlier one to find. A decision id is new each cycle, the
+        # fresh claim (APPROVED -> EXECUTING) happens once per decision and no state leads back to
+        # APPROVED, so every attempt after the first is a takeover (`Job.resumed`); the first cannot
+        # find what no attempt made. Skipping the search saves a DescribeSnapshots by tag per clean-up
+        # (on moto, a scan of every snapshot's tags).
+        snapshot = await find_snapshot(ec2, job.decision_id) if job.resumed else None
         if snapshot is None:
             await job.guard()
             snapshot = await ec2.create_snapshot(

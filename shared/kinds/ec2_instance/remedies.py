@@ -151,7 +151,8 @@ class ImageThenTerminate(Remedy):
 
     async def _image(self, ec2: Any, job: Job) -> str:
         """This decision's image, made once (an earlier attempt's is reused) and waited for."""
-        image = await find_image(ec2, job.decision_id)
+        # Only a resumed attempt can find one: see SnapshotThenDelete._snapshot (ebs_volume/remedies.py).
+        image = await find_image(ec2, job.decision_id) if job.resumed else None
         if image is None:
             await job.guard()
             made = await ec2.create_image(
