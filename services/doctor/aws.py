@@ -26,12 +26,16 @@ PLACEHOLDERS: dict[str, Any] = {
     "VolumeId": "vol-0c0ffee0c0ffee000",
     "SnapshotId": "snap-0c0ffee0c0ffee000",
     "AllocationId": "eipalloc-0c0ffee0c0ffee000",
+    "AssociationId": "eipassoc-0c0ffee0c0ffee000",
     "InstanceId": "i-0c0ffee0c0ffee000",
     "Resources": ["vol-0c0ffee0c0ffee000"],
     "Tags": [{"Key": "cloudthrift:doctor", "Value": "dry-run"}],
 }
 # Parameters an operation needs although its model marks none required (one of several is enough).
-EXTRA: dict[str, tuple[str, ...]] = {"ReleaseAddress": ("AllocationId",)}
+EXTRA: dict[str, tuple[str, ...]] = {
+    "ReleaseAddress": ("AllocationId",),
+    "DisassociateAddress": ("AssociationId",),
+}
 ALLOWED = {"DryRunOperation"}
 
 

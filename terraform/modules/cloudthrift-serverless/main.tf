@@ -51,6 +51,7 @@ locals {
     DISCORD_APPROVER_IDS      = length(var.discord_approver_ids) > 0 ? join(",", var.discord_approver_ids) : null
     DISCORD_APPROVER_ROLE_IDS = length(var.discord_approver_role_ids) > 0 ? join(",", var.discord_approver_role_ids) : null
     CLOUDTHRIFT_KINDS         = length(var.kinds) > 0 ? join(",", var.kinds) : null
+    CLOUDTHRIFT_EXTERNAL_ID   = var.external_id
   }
 
   datadog = var.datadog_enabled && var.datadog_extension_layer_arn != null
@@ -67,6 +68,8 @@ locals {
       CLOUDTHRIFT_VISIBILITY_TIMEOUT = tostring(var.visibility_timeout)
       CLOUDTHRIFT_MAX_RECEIVES       = tostring(var.max_receives)
       CLOUDTHRIFT_CLICKS_QUEUE_URL   = aws_sqs_queue.clicks.id
+      CLOUDTHRIFT_SCAN_ROLE_NAME     = var.member_scan_role_name
+      CLOUDTHRIFT_CLEANUP_ROLE_NAME  = var.member_cleanup_role_name
       CLOUDTHRIFT_LOG_FORMAT         = "json"
       DD_ENV                         = var.environment
       DD_VERSION                     = var.package_version

@@ -337,3 +337,54 @@ variable "alarm_actions" {
   type        = list(string)
   default     = []
 }
+
+variable "organization_scan" {
+  description = "Scan the AWS Organization on the schedule: every ACTIVE account, narrowed by these account and OU ids (the module must run in the management account or a delegated administrator). null: no organization scan."
+  type = object({
+    include_accounts = optional(list(string), [])
+    exclude_accounts = optional(list(string), [])
+    include_ous      = optional(list(string), [])
+    exclude_ous      = optional(list(string), [])
+  })
+  default = null
+
+  validation {
+    condition = var.organization_scan == null || alltrue([
+      for id in concat(
+        try(var.organization_scan.include_accounts, []), try(var.organization_scan.exclude_accounts, [])
+      ) : can(regex("^[0-9]{12}$", id))
+    ])
+    error_message = "organization_scan: account ids are 12 digits."
+  }
+
+  validation {
+    condition = var.organization_scan == null || alltrue([
+      for id in concat(try(var.organization_scan.include_ous, []), try(var.organization_scan.exclude_ous, [])) :
+      can(regex("^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$", id))
+    ])
+    error_message = "organization_scan: OU ids look like ou-ab12-cdef3456 (or r-ab12 for the root)."
+  }
+}
+
+variable "member_scan_role_name" {
+  description = "The read-only role in member accounts (terraform/modules/member-roles): the only role the scanner may assume there."
+  type        = string
+  default     = "cloudthrift-scan"
+}
+
+variable "member_cleanup_role_name" {
+  description = "The clean-up role in member accounts (terraform/modules/member-roles): the only role the executor may assume there."
+  type        = string
+  default     = "cloudthrift-cleanup"
+}
+
+variable "external_id" {
+  description = "The ExternalId the member roles require (external_id of terraform/modules/member-roles). null: none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.external_id == null || can(regex("^[\\w+=,.@:/-]{2,1224}$", var.external_id))
+    error_message = "external_id: 2 to 1224 characters of letters, digits and +=,.@:/-."
+  }
+}

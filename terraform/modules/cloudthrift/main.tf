@@ -53,19 +53,6 @@ locals {
     CLOUDTHRIFT_EXTERNAL_ID   = var.external_id
   }
 
-  # Member accounts: the scanner assumes only their scan roles, the executor only their clean-up roles
-  # (terraform/modules/member-roles). An organization scan reaches every account; otherwise the
-  # accounts of scan_role_arns.
-  member_accounts = [for arn in var.scan_role_arns : regex("::([0-9]{12}):", arn)[0]]
-  scan_assume_arns = concat(
-    var.scan_role_arns,
-    var.organization_scan != null ? ["arn:${local.partition}:iam::*:role/${var.member_scan_role_name}"] : [],
-  )
-  cleanup_assume_arns = (var.organization_scan != null
-    ? ["arn:${local.partition}:iam::*:role/${var.member_cleanup_role_name}"]
-    : [for account in local.member_accounts : "arn:${local.partition}:iam::${account}:role/${var.member_cleanup_role_name}"]
-  )
-
   environment = merge(
     {
       AWS_REGION                     = local.region

@@ -1,0 +1,1 @@
+../cloudthrift/iam_executor_undo.tf

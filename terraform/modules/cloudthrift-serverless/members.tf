@@ -1,0 +1,1 @@
+../cloudthrift/members.tf
