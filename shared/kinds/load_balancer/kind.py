@@ -1,6 +1,6 @@
 """Application and Network Load Balancers (elbv2): how to list, describe, read, price and seed them,
 and the CloudWatch metrics their usage is read from. Gateway Load Balancers are not listed (other
-metrics, other economics). Classic ones are `classic_load_balancer.py`.
+metrics, other economics). Classic ones are `classic_load_balancer/`.
 """
 
 from __future__ import annotations
