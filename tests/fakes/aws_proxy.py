@@ -33,6 +33,7 @@ from aiohttp import web
 _SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _FILTER_NAME = re.compile(r"Filters?\.\d+\.Name")
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
+_REST_OPERATIONS = {("POST", "/list-rules"): "ListRules", ("GET", "/rules/"): "GetRule"}  # rbin's
 _IAM_PREFIX = {"monitoring": "cloudwatch"}  # SigV4 signing names that are not the IAM prefix
 _ALWAYS = {"sts:GetCallerIdentity"}
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
@@ -167,6 +168,9 @@ def _operation(request: web.Request, body: bytes) -> str:
         return target.rsplit(".", 1)[-1]
     if body[:7] == b"Action=":
         return body[7:].split(b"&", 1)[0].decode()
+    for (method, prefix), operation in _REST_OPERATIONS.items():  # rest-json: the operation is the path
+        if request.method == method and request.path.startswith(prefix):
+            return operation
     return request.method
 
 
