@@ -146,6 +146,7 @@ def undo_text(finding: Finding) -> str:
     """How the proposed clean-up is undone, or that it cannot be: said before anyone approves."""
     from shared.errors import UnsupportedResource
     from shared.kinds import check_named, remedies_of
+    from shared.kinds.recycle_bin import KNOWN_FACT, undo_phrase
 
     try:
         remedies = remedies_of(check_named(finding.kind, finding.check))
@@ -153,7 +154,10 @@ def undo_text(finding: Finding) -> str:
         return "unknown to this version"
     if not remedies:
         return "unknown to this version"
-    undo = remedies[0].undo
+    default = finding.cost.choices[0].remedy if finding.cost.choices else remedies[0].name
+    undo = next((r.undo for r in remedies if r.name == default), remedies[0].undo)
+    if undo is None and KNOWN_FACT in finding.facts:  # a kind that looked up its Recycle Bin rules
+        return f"⚠️ none of CloudThrift's own: it {undo_phrase(finding.facts)}"
     if undo is None:
         return "⚠️ none: this clean-up cannot be undone"
     return f"{undo} (`cloudthrift restore` or the Undo button once done)"

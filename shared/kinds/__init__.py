@@ -20,7 +20,7 @@ from shared.kinds.base import Check, Kind, Observation, Remedy
 from shared.registry import Registry
 
 # Modules of this package that make up the framework, not kinds.
-FRAMEWORK = frozenset({"advice", "base", "estate", "pricing", "signals", "usage"})
+FRAMEWORK = frozenset({"advice", "base", "estate", "pricing", "recycle_bin", "signals", "usage"})
 
 kinds: Registry[Kind] = Registry("resource kind")
 

@@ -271,6 +271,7 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
         "autoscaling",
         "organizations",
         "cloudwatch",
+        "rbin",
         "sqs",
         "dynamodb",
         "sts",
@@ -285,6 +286,7 @@ def test_the_scanner_role_only_describes(module: ModuleConfig) -> None:
     }
     assert {a for a in actions if a.startswith("cloudwatch:")} <= {"cloudwatch:GetMetricData"}
     assert {a for a in actions if a.startswith("sts:")} <= {"sts:AssumeRole"}
+    assert {a for a in actions if a.startswith("rbin:")} <= {"rbin:ListRules", "rbin:GetRule"}
 
 
 def test_no_stage_but_the_executor_may_touch_ec2_beyond_describe(module: ModuleConfig) -> None:

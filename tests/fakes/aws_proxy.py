@@ -8,7 +8,10 @@
   the proxy refuses any action outside its list (what IAM would do with that role's policy);
 - counting: every request by service and operation, so tests and benches can count AWS calls, and
   the filters of query-protocol requests (EC2's `Filter.N.Name`), so they can tell a lookup by id
-  from a costly search by tag.
+  from a costly search by tag;
+- Recycle Bin (moto has none): with `recycle_bin` set (region -> rules as GetRule returns them), the
+  proxy answers rbin's ListRules (paginated by NextToken) and GetRule itself; without it, rbin
+  requests go on to moto like any other, which does not serve them.
 
 Nothing of CloudThrift is patched: clients reach it through AWS_ENDPOINT_URL like any endpoint.
 Run standalone for benches: `python -m tests.fakes.aws_proxy UPSTREAM PORT DELAYS_JSON`.
@@ -30,6 +33,7 @@ from aiohttp import web
 _SCOPE = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 _FILTER_NAME = re.compile(r"Filters?\.\d+\.Name")
 _ACCESS_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
+_REST_OPERATIONS = {("POST", "/list-rules"): "ListRules", ("GET", "/rules/"): "GetRule"}  # rbin's
 _IAM_PREFIX = {"monitoring": "cloudwatch"}  # SigV4 signing names that are not the IAM prefix
 _ALWAYS = {"sts:GetCallerIdentity"}
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
@@ -54,6 +58,7 @@ class AwsProxy:
         denied_roles: set[str] | None = None,
         role_policies: Mapping[str, set[str]] | None = None,
         port: int = 0,
+        recycle_bin: Mapping[str, list[dict[str, object]]] | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.delays = dict(delays or {})
@@ -65,6 +70,7 @@ class AwsProxy:
         self.calls: Counter[str] = Counter()  # "service:Operation" -> count
         self.filters: Counter[str] = Counter()  # "service:Operation filter-name" -> count
         self._port = port
+        self.recycle_bin = recycle_bin  # region -> rules {Identifier, ResourceType, RetentionPeriod, ...}
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.endpoint = ""
@@ -111,6 +117,8 @@ class AwsProxy:
             return web.Response(
                 status=403, text=_UNAUTHORIZED_EC2.format(action=action), content_type="text/xml"
             )
+        if service == "rbin" and self.recycle_bin is not None:
+            return self._recycle_bin(request, body, region)
         assumed = ""
         if service == "sts" and body:
             form = urllib.parse.parse_qs(body.decode())
@@ -130,6 +138,29 @@ class AwsProxy:
             out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP}
             return web.Response(status=answer.status, body=payload, headers=out)
 
+    def _recycle_bin(self, request: web.Request, body: bytes, region: str) -> web.Response:
+        """rbin is rest-json: POST /list-rules (one rule a page, so pagination is exercised) and
+        GET /rules/{identifier}; the summaries carry no ResourceTags, as AWS's do not."""
+        rules = (self.recycle_bin or {}).get(region, [])
+        if request.method == "GET" and request.path.startswith("/rules/"):
+            wanted = urllib.parse.unquote(request.path.removeprefix("/rules/"))
+            found = next((rule for rule in rules if rule["Identifier"] == wanted), None)
+            if found is None:
+                error = {"Message": f"rule {wanted} not found", "Reason": "RULE_NOT_FOUND"}
+                return web.json_response(
+                    error, status=404, headers={"x-amzn-ErrorType": "ResourceNotFoundException"}
+                )
+            return web.json_response({**found, "Status": "available"})
+        asked = json.loads(body or b"{}")
+        matching = [rule for rule in rules if rule.get("ResourceType") == asked.get("ResourceType")]
+        start = int(asked.get("NextToken") or 0)
+        page = [
+            {key: rule[key] for key in ("Identifier", "Description", "RetentionPeriod") if key in rule}
+            for rule in matching[start : start + 1]
+        ]
+        more = {"NextToken": str(start + 1)} if start + 1 < len(matching) else {}
+        return web.json_response({"Rules": page, **more})
+
 
 def _operation(request: web.Request, body: bytes) -> str:
     target = request.headers.get("X-Amz-Target")
@@ -137,6 +168,9 @@ def _operation(request: web.Request, body: bytes) -> str:
         return target.rsplit(".", 1)[-1]
     if body[:7] == b"Action=":
         return body[7:].split(b"&", 1)[0].decode()
+    for (method, prefix), operation in _REST_OPERATIONS.items():  # rest-json: the operation is the path
+        if request.method == method and request.path.startswith(prefix):
+            return operation
     return request.method
 
 

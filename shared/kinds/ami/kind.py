@@ -12,9 +12,12 @@ from shared.kinds import register
 from shared.kinds.base import Clients, Kind, Observation, Priced, tags_of
 from shared.kinds.estate import Estate, Expectation, tag_spec
 from shared.kinds.pricing import Rates, line
+from shared.kinds.recycle_bin import IMAGES, Rule, facts_for, region_rules
+from shared.kinds.recycle_bin import PERMISSIONS as RBIN_PERMISSIONS
 
 # Not AWS fields: what the kind learned from other calls, carried with the image's record.
 USERS = "CloudThrift:Users"  # {"instances": [...], "launch_templates": [...], "launch_configurations": [...]}
+RULES = "CloudThrift:RecycleBinRules"  # the region's Recycle Bin rules for AMIs, None: unknown
 USER_KINDS = ("instances", "launch_templates", "launch_configurations")
 _LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
@@ -60,6 +63,7 @@ class Ami(Kind):
         "ec2:DescribeLaunchTemplates",
         "ec2:DescribeLaunchTemplateVersions",
         "autoscaling:DescribeLaunchConfigurations",
+        *RBIN_PERMISSIONS,
     )
     gone_codes = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"})
     gemini_facts = frozenset(
@@ -83,13 +87,13 @@ class Ami(Kind):
         self, clients: Clients, filters: tuple[Mapping[str, Any], ...]
     ) -> AsyncIterator[Mapping[str, Any]]:
         ec2 = await clients("ec2")
-        users = await image_users(clients)
+        users, rules = await image_users(clients), await region_rules(clients, IMAGES)
         pages = ec2.get_paginator("describe_images").paginate(
             Owners=["self"], Filters=list(filters), PaginationConfig={"PageSize": 1000}
         )
         async for page in pages:
             for image in page.get("Images", []):
-                yield _with_users(image, users)
+                yield _with_users(image, users, rules)
 
     async def describe(self, clients: Clients, resource_id: str) -> Mapping[str, Any] | None:
         ec2 = await clients("ec2")
@@ -100,7 +104,10 @@ class Ami(Kind):
                 return None
             raise
         images = answer.get("Images") or []
-        return _with_users(images[0], await image_users(clients)) if images else None
+        if not images:
+            return None
+        rules = await region_rules(clients, IMAGES)  # as the listing did: the fingerprint holds it
+        return _with_users(images[0], await image_users(clients), rules)
 
     def is_going(self, raw: Mapping[str, Any]) -> bool:
         return raw.get("State") in ("deregistered", "disabled")
@@ -130,6 +137,7 @@ class Ami(Kind):
         }
         for user in USER_KINDS:
             facts[f"used_by_{user}"] = ",".join(sorted(users.get(user, []))[:20]) or None
+        facts |= facts_for(raw.get(RULES), tags)
         when = datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else None
         return Observation(raw["ImageId"], facts, tags, when)
 
@@ -214,6 +222,8 @@ async def image_users(clients: Clients) -> dict[str, dict[str, list[str]]]:
     return users
 
 
-def _with_users(image: Mapping[str, Any], users: Mapping[str, dict[str, list[str]]]) -> dict[str, Any]:
+def _with_users(
+    image: Mapping[str, Any], users: Mapping[str, dict[str, list[str]]], rules: tuple[Rule, ...] | None
+) -> dict[str, Any]:
     found = users.get(image["ImageId"], {})
-    return {**image, USERS: {user: sorted(set(names)) for user, names in found.items()}}
+    return {**image, RULES: rules, USERS: {user: sorted(set(names)) for user, names in found.items()}}

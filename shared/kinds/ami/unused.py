@@ -8,6 +8,7 @@ from shared.events import Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, confidence, usd
 from shared.kinds.ami.kind import USER_KINDS, Ami
 from shared.kinds.base import Check, Observation, Usage
+from shared.kinds.recycle_bin import undo_phrase
 from shared.kinds.signals import Signals
 
 
@@ -43,7 +44,8 @@ class Unused(Check):
             f"created {days} days ago, used by no instance, launch template or launch configuration "
             f"visible in {finding.key.region}. Its {facts.get('snapshot_count')} snapshot(s) "
             f"({facts.get('size_gib')} GiB) cost up to {usd(cost.monthly_usd)}/month. Deregistering it "
-            f"and deleting its snapshots saves that and cannot be undone; deregistering alone keeps the "
+            f"and deleting its snapshots saves that; deregistered, the image {undo_phrase(facts)}. "
+            f"Deregistering alone keeps the "
             f"snapshots (and their cost) so it can be registered again. Accounts it is shared with may "
             f"still launch it: that use is not visible from here."
         )

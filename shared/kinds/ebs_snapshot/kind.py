@@ -12,6 +12,8 @@ from shared.kinds import register
 from shared.kinds.base import Clients, Kind, Observation, Priced, tags_of
 from shared.kinds.estate import Estate, Expectation, tag_spec
 from shared.kinds.pricing import Rates, line
+from shared.kinds.recycle_bin import PERMISSIONS as RBIN_PERMISSIONS
+from shared.kinds.recycle_bin import SNAPSHOTS, Rule, facts_for, region_rules
 
 DLM_TAG = "aws:dlm:lifecycle-policy-id"
 BACKUP_TAG_PREFIX = "aws:backup:"
@@ -21,13 +23,14 @@ ARCHIVE_PRICE = "ebs.snapshot.archive_gb_month"  # a table of one's own without 
 GIB = 1024**3
 # Not AWS fields: what the kind learned from other calls, carried with the snapshot's record.
 IMAGES, VOLUME_EXISTS = "CloudThrift:ImageIds", "CloudThrift:VolumeExists"
+RULES = "CloudThrift:RecycleBinRules"  # the region's Recycle Bin rules for snapshots, None: unknown
 
 
 @register
 class EbsSnapshot(Kind):
     name = "ebs-snapshot"
     summary = "EBS snapshot"
-    permissions = ("ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DescribeVolumes")
+    permissions = ("ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DescribeVolumes", *RBIN_PERMISSIONS)
     gone_codes = frozenset({"InvalidSnapshot.NotFound"})
     gemini_facts = frozenset(
         {"size_gib", "full_size_gib", "storage_tier", "volume_exists", "used_by_images", "managed_by",
@@ -43,6 +46,7 @@ class EbsSnapshot(Kind):
         # is checked again against the caller's account.
         account = (await (await clients("sts")).get_caller_identity())["Account"]
         images, volumes = await _image_snapshots(ec2), await _volume_ids(ec2)
+        rules = await region_rules(clients, SNAPSHOTS)
         paginator = ec2.get_paginator("describe_snapshots")
         pages = paginator.paginate(
             OwnerIds=["self"], Filters=list(filters), PaginationConfig={"PageSize": 1000}
@@ -50,7 +54,7 @@ class EbsSnapshot(Kind):
         async for page in pages:
             for snapshot in page.get("Snapshots", []):
                 if snapshot.get("OwnerId") == account:
-                    yield _with_context(snapshot, images, volumes)
+                    yield _with_context(snapshot, images, volumes, rules)
 
     async def describe(self, clients: Clients, resource_id: str) -> Mapping[str, Any] | None:
         ec2 = await clients("ec2")
@@ -66,7 +70,8 @@ class EbsSnapshot(Kind):
         volume_id = snapshots[0].get("VolumeId")
         found = await ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [str(volume_id)]}])
         volumes = {v["VolumeId"] for v in found.get("Volumes", [])}
-        return _with_context(snapshots[0], await _image_snapshots(ec2), volumes)
+        rules = await region_rules(clients, SNAPSHOTS)  # as the listing did: the fingerprint holds it
+        return _with_context(snapshots[0], await _image_snapshots(ec2), volumes, rules)
 
     def is_going(self, raw: Mapping[str, Any]) -> bool:
         return raw.get("State") == "recoverable"  # in the Recycle Bin: deleted already
@@ -95,6 +100,7 @@ class EbsSnapshot(Kind):
             "description": description[:200] or None,
             "encrypted": bool(raw.get("Encrypted", False)),
             "name": tags.get("Name"),
+            **facts_for(raw.get(RULES), tags),
         }
         return Observation(raw["SnapshotId"], facts, tags, raw.get("StartTime"))
 
@@ -187,10 +193,14 @@ async def _volume_ids(ec2: Any) -> set[str]:
 
 
 def _with_context(
-    snapshot: Mapping[str, Any], images: Mapping[str, list[str]], volumes: set[str]
+    snapshot: Mapping[str, Any],
+    images: Mapping[str, list[str]],
+    volumes: set[str],
+    rules: tuple[Rule, ...] | None,
 ) -> dict[str, Any]:
     return {
         **snapshot,
+        RULES: rules,
         IMAGES: images.get(snapshot["SnapshotId"], []),
         VOLUME_EXISTS: snapshot.get("VolumeId") in volumes,
     }

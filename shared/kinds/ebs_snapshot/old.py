@@ -8,6 +8,7 @@ from shared.events import Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, confidence, usd
 from shared.kinds.base import Check, Observation, Usage
 from shared.kinds.ebs_snapshot.kind import EbsSnapshot
+from shared.kinds.recycle_bin import undo_phrase
 from shared.kinds.signals import Signals
 
 
@@ -51,14 +52,13 @@ class Old(Check):
         )
         if exists:  # the proposed remedy is delete (Old.remedy_order)
             summary += (
-                "Proposed: delete it, since its data lives on in the volume; that cannot be undone unless a "
-                "Recycle Bin rule covers it."
+                f"Proposed: delete it, since its data lives on in the volume. "
+                f"Deleted, it {undo_phrase(facts)}."
             )
         else:
             summary += (
                 f"Proposed: archive it, at {usd(cost.snapshot_monthly_usd)}/month (90-day minimum, "
-                "restore up to 72 h); deleting it would save all of it and cannot be undone unless a "
-                "Recycle Bin rule covers it."
+                f"restore up to 72 h); deleting it would save all of it. Deleted, it {undo_phrase(facts)}."
             )
         cause = "Taken by hand or by a script before a change, and never cleaned up: nothing manages it."
         risk: Risk

@@ -44,10 +44,11 @@ resource "aws_iam_role_policy" "executor" {
 data "aws_iam_policy_document" "executor" {
   source_policy_documents = [data.aws_iam_policy_document.worker_queues["executor"].json]
 
-  # Re-check right before acting. Describe* supports no resource-level permissions.
+  # Re-check right before acting (Recycle Bin rules too: the approved facts name the rule). Describe*
+  # supports no resource-level permissions.
   statement {
     sid       = "RecheckEstate"
-    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "autoscaling:DescribeLaunchConfigurations"]
+    actions   = ["ec2:DescribeVolumes", "ec2:DescribeAddresses", "ec2:DescribeSnapshots", "ec2:DescribeVolumesModifications", "ec2:DescribeImages", "ec2:DescribeInstances", "ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "autoscaling:DescribeLaunchConfigurations", "rbin:ListRules", "rbin:GetRule"]
     resources = ["*"]
 
     condition {

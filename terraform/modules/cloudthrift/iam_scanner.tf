@@ -39,6 +39,14 @@ data "aws_iam_policy_document" "scanner" {
     resources = ["*"]
   }
 
+  # Old snapshots and unused AMIs: which Recycle Bin rules of the region would keep a deleted one
+  # recoverable, said on the card. ListRules takes no resource-level permission; read-only either way.
+  statement {
+    sid       = "ReadRecycleBinRules"
+    actions   = ["rbin:ListRules", "rbin:GetRule"]
+    resources = ["*"]
+  }
+
   # Kinds idle by usage (shared/kinds/nat_gateway/...): their describes, and their CloudWatch
   # numbers read in bulk. GetMetricData supports no resource-level permissions either.
   statement {

@@ -26,6 +26,8 @@ data "aws_iam_policy_document" "scan" {
       "elasticloadbalancing:DescribeTags",
       "elasticloadbalancing:DescribeTargetGroups",
       "elasticloadbalancing:DescribeTargetHealth",
+      "rbin:GetRule",
+      "rbin:ListRules",
     ]
     resources = ["*"]
   }
@@ -72,6 +74,8 @@ data "aws_iam_policy_document" "cleanup" {
       "elasticloadbalancing:DescribeTags",
       "elasticloadbalancing:DescribeTargetGroups",
       "elasticloadbalancing:DescribeTargetHealth",
+      "rbin:GetRule",
+      "rbin:ListRules",
     ]
     resources = ["*"]
   }
