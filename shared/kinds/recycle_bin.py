@@ -13,6 +13,7 @@ the same as "no rule", and the card says which of the two it is.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ RULE_FACT = "recycle_bin_rule"  # "<Identifier> (retained N days)", or None
 KNOWN_FACT = "recycle_bin_known"  # False when the rules could not be read: None then means unknown
 SNAPSHOTS, IMAGES = "EBS_SNAPSHOT", "EC2_IMAGE"
 PERMISSIONS = ("rbin:ListRules", "rbin:GetRule")
+# Endpoints that do not serve Recycle Bin (the embedded AWS), with when to ask again: botocore retries
+# such a failure (4 attempts, ~1.4 s) and every listing and re-check would pay it again.
+_UNSERVED: dict[str, float] = {}
+UNSERVED_FOR_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,11 @@ class Rule:
 
 async def region_rules(clients: Clients, resource_type: str) -> tuple[Rule, ...] | None:
     """The region's rules for `resource_type` (LockState ignored), or None when they cannot be read."""
+    rbin = await clients("rbin")
+    endpoint = str(getattr(getattr(rbin, "meta", None), "endpoint_url", ""))
+    if _UNSERVED.get(endpoint, 0.0) > time.monotonic():
+        return None
     try:
-        rbin = await clients("rbin")
         rules: list[Rule] = []
         async for page in rbin.get_paginator("list_rules").paginate(ResourceType=resource_type):
             for summary in page.get("Rules", []):
@@ -60,8 +68,13 @@ async def region_rules(clients: Clients, resource_type: str) -> tuple[Rule, ...]
                 rules.append(
                     Rule(str(summary["Identifier"]), int(period.get("RetentionPeriodValue", 0)), tags)
                 )
-    except (ClientError, BotoCoreError):
-        return None  # AccessDenied, or an endpoint that does not serve Recycle Bin: not known
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
+            _UNSERVED[endpoint] = time.monotonic() + UNSERVED_FOR_SECONDS
+        return None  # AccessDenied (this role), or an endpoint that does not serve it: not known
+    except BotoCoreError:
+        _UNSERVED[endpoint] = time.monotonic() + UNSERVED_FOR_SECONDS
+        return None
     return tuple(rules)
 
 

@@ -156,3 +156,23 @@ async def test_an_ami_rule_is_named_on_the_deregister_card(
     advice = check_named("ami", "unused").advise(finding, read_signals(finding), NOW)
     assert "the image is recoverable from the Recycle Bin for 21 days under rule rbin-amis" in advice.summary
     assert "recoverable from the Recycle Bin for 21 days under rule rbin-amis" in undo
+
+
+async def test_an_endpoint_without_recycle_bin_is_asked_once_not_at_every_listing(
+    moto_endpoint: str, make_settings: Callable[..., Settings], aws_session: AioSession
+) -> None:
+    """botocore retries the failure (4 attempts, ~1.4 s): paid at every listing and every executor
+    re-check of a snapshot or AMI on the embedded AWS until the endpoint was remembered."""
+    plain = AwsProxy(moto_endpoint)  # passes everything to moto, which has no Recycle Bin
+    await plain.start()
+    try:
+        settings = make_settings(aws_endpoint_url=plain.endpoint)
+        async with AwsClients(settings, session=aws_session) as aws:
+            snapshot_id = await old_snapshot(aws, {"Name": "twice"})
+            first = (await listed(aws, "ebs-snapshot", {snapshot_id}))[snapshot_id]
+            asked = plain.count("rbin")
+            second = (await listed(aws, "ebs-snapshot", {snapshot_id}))[snapshot_id]
+        assert asked >= 1 and plain.count("rbin") == asked
+        assert first.facts == second.facts and second.facts[KNOWN_FACT] is False
+    finally:
+        await plain.stop()
