@@ -13,9 +13,11 @@ the same as "no rule", and the card says which of the two it is.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,6 +32,9 @@ PERMISSIONS = ("rbin:ListRules", "rbin:GetRule")
 # such a failure (4 attempts, ~1.4 s) and every listing and re-check would pay it again.
 _UNSERVED: dict[str, float] = {}
 UNSERVED_FOR_SECONDS = 600.0
+# A worker's retry budget (adaptive, up to 10 attempts with back-off) would spend tens of seconds on an
+# endpoint that never serves it: the rules are a courtesy on the card, never worth holding a scan.
+RULES_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -56,18 +61,11 @@ async def region_rules(clients: Clients, resource_type: str) -> tuple[Rule, ...]
     if _UNSERVED.get(endpoint, 0.0) > time.monotonic():
         return None
     try:
-        rules: list[Rule] = []
-        async for page in rbin.get_paginator("list_rules").paginate(ResourceType=resource_type):
-            for summary in page.get("Rules", []):
-                rule = await rbin.get_rule(Identifier=summary["Identifier"])
-                period = rule.get("RetentionPeriod") or summary.get("RetentionPeriod") or {}
-                tags = tuple(
-                    (str(tag["ResourceTagKey"]), tag.get("ResourceTagValue"))
-                    for tag in rule.get("ResourceTags") or []
-                )
-                rules.append(
-                    Rule(str(summary["Identifier"]), int(period.get("RetentionPeriodValue", 0)), tags)
-                )
+        async with asyncio.timeout(RULES_SECONDS):
+            return await _read_rules(rbin, resource_type)
+    except TimeoutError:
+        _UNSERVED[endpoint] = time.monotonic() + UNSERVED_FOR_SECONDS
+        return None
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
             _UNSERVED[endpoint] = time.monotonic() + UNSERVED_FOR_SECONDS
@@ -75,6 +73,20 @@ async def region_rules(clients: Clients, resource_type: str) -> tuple[Rule, ...]
     except BotoCoreError:
         _UNSERVED[endpoint] = time.monotonic() + UNSERVED_FOR_SECONDS
         return None
+
+
+async def _read_rules(rbin: Any, resource_type: str) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    async for page in rbin.get_paginator("list_rules").paginate(ResourceType=resource_type):
+        for summary in page.get("Rules", []):
+            rule = await rbin.get_rule(Identifier=summary["Identifier"])
+            period = rule.get("RetentionPeriod") or summary.get("RetentionPeriod") or {}
+            tags = tuple(
+                (str(tag["ResourceTagKey"]), tag.get("ResourceTagValue"))
+                for tag in rule.get("ResourceTags") or []
+            )
+            days = int(period.get("RetentionPeriodValue", 0))
+            rules.append(Rule(str(summary["Identifier"]), days, tags))
     return tuple(rules)
 
 

@@ -40,11 +40,18 @@ data "aws_iam_policy_document" "scanner" {
   }
 
   # Old snapshots and unused AMIs: which Recycle Bin rules of the region would keep a deleted one
-  # recoverable, said on the card. ListRules takes no resource-level permission; read-only either way.
+  # recoverable, said on the card. ListRules takes no resource-level permission; GetRule is on the
+  # rules of this account in the scanned regions (checkov's CKV_AWS_356).
+  statement {
+    sid       = "ListRecycleBinRules"
+    actions   = ["rbin:ListRules"]
+    resources = ["*"]
+  }
+
   statement {
     sid       = "ReadRecycleBinRules"
-    actions   = ["rbin:ListRules", "rbin:GetRule"]
-    resources = ["*"]
+    actions   = ["rbin:GetRule"]
+    resources = [for r in var.regions : "arn:${local.partition}:rbin:${r}:${local.account_id}:rule/*"]
   }
 
   # Kinds idle by usage (shared/kinds/nat_gateway/...): their describes, and their CloudWatch
