@@ -17,7 +17,7 @@ from shared.kinds.base import (
     expect_dry_run_ok,
 )
 from shared.kinds.ebs_snapshot.kind import ARCHIVE_PRICE, EbsSnapshot, billed_gb
-from shared.kinds.ebs_volume.remedies import TIER_RETRY, ask_standard_tier
+from shared.kinds.ebs_volume.undo import TIER_RETRY, ask_standard_tier
 from shared.kinds.pricing import Rates, line
 
 
