@@ -88,6 +88,9 @@ def main(argv: list[str]) -> int:
     ensure_venv()
     command, rest = argv[0], argv[1:]
     os.chdir(ROOT)
+    # Compile the project's bytecode as pip does for an installed wheel: an editable checkout run with
+    # PYTHONDONTWRITEBYTECODE set would otherwise compile every module from source at every start.
+    subprocess.run([str(BIN / "python"), "-m", "compileall", "-q", "services", "shared"], check=False)
     if command == "setup":
         return 0
     if command == "run":

@@ -17,7 +17,24 @@ import typer
 from services.cli_support import USAGE_ERROR, explain_or_raise, run, settings
 from shared.errors import SettingsError
 
-__all__ = ["app", "main", "run", "settings"]
+__all__ = ["app", "main", "run", "settings"]  # noqa: F822 (`app` comes from __getattr__ below)
+
+# Which module adds which subcommands (its `register(app)`). A command imports only its own stage's
+# module, the pattern click documents as "lazily loading subcommands": `cloudthrift approve` has no use
+# for the executor's savings, the report's charts or the doctor's probes, and importing them all was
+# about a tenth of its start-up (issue 13). tests/test_cli_lazy.py checks this table against what each
+# module really registers, so a new command cannot be left out of it.
+STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
+    "services.dlq_cli": ("dlq",),
+    "services.kinds_cli": ("kinds",),
+    "services.scanner.cli": ("scan",),
+    "services.analyzer.cli": ("analysis",),
+    "services.notifier.cli": ("serve", "pending", "findings", "approve", "reject", "snooze", "restore"),
+    "services.executor.cli": ("savings",),
+    "services.doctor.cli": ("doctor",),
+    "services.report.cli": ("report",),
+}
+_registered: set[str] = set()
 
 
 def _version(value: bool) -> None:
@@ -31,7 +48,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-app = typer.Typer(
+_app = typer.Typer(
     name="cloudthrift",
     help="Find idle AWS resources, explain them, ask a human, clean up safely.",
     no_args_is_help=True,
@@ -43,7 +60,7 @@ app = typer.Typer(
 )
 
 
-@app.callback()
+@_app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -53,7 +70,7 @@ def _root(
     """Find idle AWS resources, explain them, ask a human, clean up safely."""
 
 
-@app.command()
+@_app.command()
 def bootstrap() -> None:
     """Create the queues, dead-letter queues and ledger table on the configured endpoint (idempotent)."""
     from shared.aws import AwsClients
@@ -72,7 +89,7 @@ def bootstrap() -> None:
     run(go())
 
 
-@app.command()
+@_app.command()
 def worker(
     names: Annotated[
         list[str],
@@ -99,7 +116,7 @@ def worker(
     run(go())
 
 
-@app.command()
+@_app.command()
 def local(
     once: Annotated[
         bool, typer.Option(help="Exit once the first scan has gone through the pipeline.")
@@ -115,7 +132,7 @@ def local(
     run(run_local(once=once, port=port, seed=seed))
 
 
-@app.command("aws-emulator")
+@_app.command("aws-emulator")
 def aws_emulator(
     host: Annotated[
         str, typer.Option(metavar="HOST", help="Address to bind (0.0.0.0 inside a container).")
@@ -145,35 +162,37 @@ def aws_emulator(
         server.stop()
 
 
-def _register_service_commands() -> None:
-    from services.analyzer.cli import register as register_analyzer
-    from services.dlq_cli import register as register_dlq
-    from services.doctor.cli import register as register_doctor
-    from services.executor.cli import register as register_executor
-    from services.kinds_cli import register as register_kinds
-    from services.notifier.cli import register as register_notifier
-    from services.report.cli import register as register_report
-    from services.scanner.cli import register as register_scanner
+def _register(modules: list[str]) -> typer.Typer:
+    """Add the named stage modules' commands to the program, each once."""
+    from importlib import import_module
 
-    for register in (
-        register_dlq,
-        register_kinds,
-        register_scanner,
-        register_analyzer,
-        register_notifier,
-        register_executor,
-        register_doctor,
-    ):
-        register(app)
-    register_report(app)
+    for module in modules:
+        if module not in _registered:
+            import_module(module).register(_app)
+            _registered.add(module)
+    return _app
 
 
-_register_service_commands()
+def command_line(argv: list[str]) -> typer.Typer:
+    """The program with what `argv` needs: a stage's command brings only its module; help, `--version`,
+    a core command (bootstrap, worker, local, aws-emulator) or an unknown name get what they list."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    if name in {"bootstrap", "worker", "local", "aws-emulator"}:
+        return _app
+    owners = [module for module, names in STAGE_COMMANDS.items() if name in names]
+    return _register(owners or list(STAGE_COMMANDS))
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`from services.cli import app`: the whole program, every stage's commands registered (tests, docs)."""
+    if name == "app":
+        return _register(list(STAGE_COMMANDS))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     try:
-        app()
+        command_line(sys.argv[1:])()
     except SettingsError as exc:
         typer.echo(f"cloudthrift: {exc}", err=True)
         sys.exit(USAGE_ERROR)

@@ -31,11 +31,19 @@ async def pending(ledger: Ledger) -> list[Decision]:
 
 
 async def resolve(ledger: Ledger, ident: str) -> Target:
-    """A card id (decides the whole card), or a decision id, its unique prefix, or its ledger key."""
+    """A card id (decides the whole card), or a decision id, its unique prefix, or its ledger key.
+
+    A whole decision id names its own card's record (one read), so it never lists every decision
+    awaiting approval: after an organization's first scan that list is thousands of items, read for one
+    id. Only a prefix or a ledger key is looked up among them, reading just the fields it matches on.
+    """
     card = await ledger.get(CARD_PREFIX + ident) if len(ident) >= 8 else None
     if card is not None and card.get("group"):
         return Target(ident, None)
-    matches = [d for d in await pending(ledger) if d.decision_id.startswith(ident) or d.pk == ident]
+    if card is not None and card.get("members"):
+        return Target(ident, frozenset(card.get("members", [])))
+    waiting = ledger.by_state(State.AWAITING_APPROVAL, attributes=("decision_id", "card_id"))
+    matches = [d async for d in waiting if d.decision_id.startswith(ident) or d.pk == ident]
     if len(matches) != 1 or not matches[0].get("card_id"):
         problem = "matches several decisions" if matches else "matches no decision awaiting approval"
         raise UnknownDecision(f"{ident!r} {problem}")

@@ -65,7 +65,7 @@ def test_the_cli_lists_approves_and_rejects_like_the_buttons(make_settings: Call
     assert approved.exit_code == 0, approved.output
     assert "approve: 1 decision(s) by Dana Ops, 1 sent to the executor" in approved.output
     again = runner.invoke(app, ["approve", approve_id, "--as", "Eve"], env=env)
-    assert again.exit_code == 1 and "matches no decision awaiting approval" in again.output
+    assert again.exit_code == 1 and "Already approved by Dana Ops" in again.output
 
     rejected = runner.invoke(app, ["reject", reject_id], env=env)
     assert rejected.exit_code == 0, rejected.output

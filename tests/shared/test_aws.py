@@ -66,3 +66,19 @@ async def test_clients_made_through_it_still_talk_to_aws(settings: Settings) -> 
         await sqs.send_message(QueueUrl=url, MessageBody="hello")
         answer = await sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
         assert [m["Body"] for m in answer["Messages"]] == ["hello"]
+
+
+async def test_a_plain_http_endpoint_loads_no_ca_bundle_and_https_still_verifies(settings: Settings) -> None:
+    """Over http:// (the embedded AWS) there is no TLS: loading the CA bundle into each client's TLS
+    context was 0.1 s of CPU per client. An https endpoint keeps botocore's certificate verification."""
+    assert settings.aws_endpoint_url and settings.aws_endpoint_url.startswith("http://")
+    async with AwsClients(settings) as aws:
+        sqs = await aws.client("sqs")
+        await sqs.list_queues()
+        session = sqs._endpoint.http_session
+        (client_session,) = session._sessions.values()
+        assert client_session.connector._ssl.cert_store_stats()["x509_ca"] == 0
+    tls = settings.model_copy(update={"aws_endpoint_url": "https://sqs.us-east-1.amazonaws.com"})
+    async with AwsClients(tls) as aws:
+        sqs = await aws.client("sqs")
+        assert sqs._endpoint.http_session._verify not in (False, None)  # True or a CA bundle path
