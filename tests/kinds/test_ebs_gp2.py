@@ -12,6 +12,7 @@ import pytest
 
 from services.executor.handler import ExecutorDeps, handle_approval
 from services.executor.restore import handle_restore
+from services.scanner.rules import listings
 from shared.errors import TransientError
 from shared.events import Approver
 from shared.kinds import check_named, kind_named
@@ -72,17 +73,23 @@ async def attached_gp2(ec2: Any, size: int) -> str:
     return str(volume["VolumeId"])
 
 
-async def test_the_listing_is_narrowed_to_in_use_gp2_server_side(ec2: Any, aws: Any) -> None:
+async def test_both_volume_checks_share_one_listing_of_attached_and_unattached_volumes(
+    ec2: Any, aws: Any
+) -> None:
+    """One DescribeVolumes listing serves the unattached and gp2 checks, attached volumes included, so the
+    scan summary can count an attached volume as busy, once."""
     wanted = await attached_gp2(ec2, 500)
-    await ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=500, VolumeType="gp2")  # unattached
+    loose = (await ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=500, VolumeType="gp2"))["VolumeId"]
     kind = kind_named("ebs-volume")
+    [(filters, checks)] = listings(kind)
+    assert {check.name for check in checks} == {"unattached", CHECK}
 
     async def clients(service: str) -> Any:
         return await aws.client(service, REGION)
 
-    listed = [raw["VolumeId"] async for raw in kind.list(clients, check_named("ebs-volume", CHECK).filters)]
-    # The instance's own root volume is an in-use gp2 too (moto makes it so): listed, the loose one not.
-    assert wanted in listed and len(listed) == 2
+    listed = [raw["VolumeId"] async for raw in kind.list(clients, filters)]
+    # The instance's own root volume is an in-use gp2 too (moto makes it so).
+    assert {wanted, loose} <= set(listed) and len(listed) == 3
 
 
 async def test_approved_gp2_volume_becomes_gp3_and_saves_the_difference(

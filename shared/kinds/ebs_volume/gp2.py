@@ -42,7 +42,7 @@ from shared.kinds.base import (
     Usage,
     expect_dry_run_ok,
 )
-from shared.kinds.ebs_volume.kind import GP3_FREE_IOPS, GP3_FREE_THROUGHPUT, EbsVolume
+from shared.kinds.ebs_volume.kind import GP3_FREE_IOPS, GP3_FREE_THROUGHPUT, LISTED_VOLUMES, EbsVolume
 from shared.kinds.pricing import Rates, money
 from shared.kinds.signals import Signals
 
@@ -101,11 +101,7 @@ def gp3_cost(observation: Observation, rates: Rates) -> Decimal:
 @EbsVolume.check("in-use-gp2")
 class InUseGp2(Check):
     summary = "in-use gp2 volume that gp3 serves at the same or better IOPS and throughput, for less"
-    # Unattached volumes never cross the wire: they are the unattached check's.
-    filters = (
-        {"Name": "volume-type", "Values": ["gp2"]},
-        {"Name": "status", "Values": ["in-use"]},
-    )
+    filters = LISTED_VOLUMES  # one listing of the region's volumes with the unattached check
     remedies = ("modify-to-gp3",)
     saves_only = True
 

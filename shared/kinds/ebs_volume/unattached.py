@@ -8,7 +8,7 @@ from decimal import Decimal
 from shared.events import Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, clip, confidence, idle_days, idle_text, usd
 from shared.kinds.base import Check, Observation, Usage
-from shared.kinds.ebs_volume.kind import EbsVolume
+from shared.kinds.ebs_volume.kind import LISTED_VOLUMES, EbsVolume
 from shared.kinds.signals import Signals
 
 _IOPS_SHARE = Decimal("0.3")  # above this share of the cost, the card names the provisioned IOPS
@@ -17,7 +17,7 @@ _IOPS_SHARE = Decimal("0.3")  # above this share of the cost, the card names the
 @EbsVolume.check("unattached")
 class Unattached(Check):
     summary = "state 'available': attached to no instance, yet billed for its size"
-    filters = ({"Name": "status", "Values": ["available"]},)  # attached volumes never cross the wire
+    filters = LISTED_VOLUMES  # attached ones too: counted busy (shared/kinds/ebs_volume/kind.py)
     # A card offers each, priced; when the first would lose money, a human must choose another.
     remedies = ("snapshot-then-delete", "archive-snapshot-then-delete", "delete")
 
