@@ -8,8 +8,8 @@ and, on approval, one SendMessage, then answers UPDATE_MESSAGE with the buttons 
 Discord wants an answer within 3 seconds. When the decision cannot be made in time (AWS slow, or a cold
 Lambda whose start-up already spent the budget), the click is answered DEFERRED_UPDATE_MESSAGE and
 finished elsewhere: in the background on a long-running server, or, where nothing may run after the
-answer (Lambda), through a queue (`Deferral`: a `ClickReceived` event that `finish_click` handles).
-The ledger transition is conditional, so however often a click is finished it is recorded once.
+answer (Lambda), through a queue (`Deferral`: a `ClickReceived` event that followup.py `finish_click`
+handles). The ledger transition is conditional, so however often a click is finished it is recorded once.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from shared.undo import parse_undo
 from shared.worker import Runtime
 
 if TYPE_CHECKING:  # the bot client (aiohttp) is imported by whoever opens it
-    from shared.discord import MessageSink
+    from shared.discord import DiscordClient, MessageSink
 
 log = structlog.get_logger("cloudthrift.notifier.http")
 
@@ -67,6 +67,7 @@ class Endpoint:
     refusals: Refusals  # body limits, and the rate-limited log of refused requests
     scan_token: str | None = None
     sink: MessageSink | None = None  # the bot, to edit a card after a slow click
+    webhook: DiscordClient | None = None  # token-less: edits a deferred click's card with its token
     click_budget: float = 2.0  # seconds: answer well before Discord's 3-second deadline (network included)
 
 
@@ -230,7 +231,7 @@ async def click(
 
 
 async def defer(deferral: Deferral, body: bytes, press: Pressed) -> dict[str, Any]:
-    """Queue the click and acknowledge it (type 6); the queue's consumer decides it (`finish_click`)."""
+    """Queue the click and acknowledge it (type 6); the queue's consumer decides it (followup.py)."""
     try:
         await deferral.enqueue(body, press.now)
     except Exception as exc:
@@ -238,31 +239,6 @@ async def defer(deferral: Deferral, body: bytes, press: Pressed) -> dict[str, An
         return ephemeral("CloudThrift could not finish recording this click; please click again in a minute.")
     log.info("interactions.click_deferred", card_id=printable(press.card_id), action=press.action)
     return {"type": DEFERRED_UPDATE}
-
-
-async def finish_click(endpoint: Endpoint, body: bytes, received_at: datetime) -> Outcome | None:
-    """A deferred click, from its queue: decided as it would have been when it arrived, then the card is
-    edited. An AWS error raises (the queue retries); a repeat finds the decision taken and changes nothing."""
-    interaction = parse_interaction(body)
-    if not isinstance(interaction, Click):
-        log.error("interactions.deferred_not_a_click", problem=printable(str(interaction)))
-        return None
-    press = pressed(endpoint, interaction, received_at)
-    if isinstance(press, dict):
-        return None
-    outcome = await decide(
-        endpoint.decide,
-        press.card_id,
-        press.action,
-        press.approver,
-        now=press.now,
-        pk=press.pk,
-        remedy=press.remedy,
-    )
-    if endpoint.sink is not None and outcome.decided and outcome.channel_id and outcome.message_id:
-        card = decided_card(outcome, press.rows, press.approver.name, press.now)
-        await endpoint.sink.edit_message(outcome.channel_id, outcome.message_id, card)
-    return outcome
 
 
 def decided_card(outcome: Outcome, rows: list[dict[str, Any]], who: str, now: datetime) -> dict[str, Any]:
@@ -302,6 +278,7 @@ def build_endpoint(
     sink: MessageSink | None = None,
     *,
     body_timeout: float = BODY_TIMEOUT,
+    webhook: DiscordClient | None = None,
 ) -> Endpoint:
     key = settings.discord_public_key
     token = settings.cloudthrift_scan_token
@@ -323,4 +300,5 @@ def build_endpoint(
         ),
         refusals=Refusals(log, max_body=settings.cloudthrift_http_max_body, body_timeout=body_timeout),
         sink=sink,
+        webhook=webhook,
     )

@@ -29,6 +29,7 @@ import structlog
 from nacl.signing import VerifyKey
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.notifier.followup import finish_click
 from services.notifier.inbound import Click
 from services.notifier.interactions import (
     Deferral,
@@ -37,7 +38,6 @@ from services.notifier.interactions import (
     build_endpoint,
     click,
     defer,
-    finish_click,
     pressed,
 )
 from services.notifier.refusals import Refusals
@@ -109,13 +109,22 @@ class InteractionsState:
         """The ledger, the queues and the bot: what deciding a click needs (the cold part)."""
         if self.endpoint is None or self.work is None:
             from services.notifier.main import open_sink
+            from shared.discord import DiscordClient
             from shared.worker import open_runtime
 
             runtime = await self.stack.enter_async_context(open_runtime(self.settings))
             sink = None
             if self.settings.discord_bot_token:
                 sink = await self.stack.enter_async_context(open_sink(self.settings))
-            endpoint = build_endpoint(self.settings, runtime, sink)
+            # No bot token needed: a deferred click's card is edited with the click's own token.
+            webhook = await self.stack.enter_async_context(
+                DiscordClient(
+                    None,
+                    base_url=self.settings.discord_api_base_url,
+                    max_attempts=self.settings.discord_max_attempts,
+                )
+            )
+            endpoint = build_endpoint(self.settings, runtime, sink, webhook=webhook)
             prefix = self.settings.cloudthrift_prefix
             clicks = await resolve_queue(
                 runtime.sqs, f"{prefix}-{CLICKS_QUEUE}", f"{prefix}-{CLICKS_QUEUE}-dlq"
