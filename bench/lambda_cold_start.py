@@ -114,7 +114,10 @@ async def seed(settings: Settings, count: int) -> tuple[list[str], str]:
 
 
 def signed(key: SigningKey, custom_id: str) -> dict[str, Any]:
-    raw = json.dumps(click_body(custom_id)).encode()
+    # Without the interaction's token: the deferred invocation would edit the card through Discord's
+    # webhook (one PATCH to discord.com, unreachable here), which is not what this measures.
+    body = {k: v for k, v in click_body(custom_id).items() if k not in ("token", "application_id")}
+    raw = json.dumps(body).encode()
     stamp = str(int(time.time()))
     headers = {
         "X-Signature-Ed25519": key.sign(stamp.encode() + raw).signature.hex(),

@@ -111,11 +111,12 @@ class _Bucket:
 
 
 class DiscordClient:
-    """The bot's REST client (API v10). Use as an async context manager."""
+    """The bot's REST client (API v10). Use as an async context manager. Without a bot `token` it
+    can only edit a card through an interaction's own webhook (`edit_original`)."""
 
     def __init__(
         self,
-        token: str,
+        token: str | None,
         *,
         base_url: str = "https://discord.com/api/v10",
         max_attempts: int = 6,
@@ -124,7 +125,7 @@ class DiscordClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._headers = {"Authorization": f"Bot {token}", "User-Agent": USER_AGENT}
+        self._headers = {"User-Agent": USER_AGENT} | ({"Authorization": f"Bot {token}"} if token else {})
         self._base = base_url.rstrip("/")
         self._max_attempts = max_attempts
         self._max_wait = max_wait
@@ -164,7 +165,21 @@ class DiscordClient:
             f"/channels/{channel_id}/messages/{message_id}",
             channel_id,
             outgoing(payload),
-            missing_ok=True,
+            gone=(404,),
+        )
+        return body is not None
+
+    async def edit_original(self, application_id: str, token: str, payload: Mapping[str, Any]) -> bool:
+        """Edit the message a click was on with the click's token (Edit Original Interaction Response):
+        no bot token needed. False when Discord no longer knows the token (401: past its 15 minutes;
+        404: not this application's). The token is in the path only, never in a log or error text."""
+        body = await self._request(
+            "PATCH",
+            "/webhooks/{application_id}/{token}/messages/@original",
+            f"/webhooks/{application_id}/{token}/messages/@original",
+            f"webhook:{token}",  # Discord's major parameter for webhooks: id and token
+            outgoing(payload),
+            gone=(401, 404),
         )
         return body is not None
 
@@ -180,7 +195,7 @@ class DiscordClient:
         major: str,
         payload: Mapping[str, Any],
         *,
-        missing_ok: bool = False,
+        gone: tuple[int, ...] = (),
     ) -> dict[str, Any] | None:
         assert self._session is not None, "use DiscordClient as an async context manager"
         deadline = self._clock() + self._max_wait
@@ -221,7 +236,7 @@ class DiscordClient:
                 problem = f"HTTP {status}"
                 await self._sleep(min(0.25 * 2**attempt, 4))
                 continue
-            if status == 404 and missing_ok:
+            if status in gone:
                 return None
             if status >= 400:
                 raise DiscordError(

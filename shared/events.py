@@ -328,7 +328,10 @@ class ApprovalGranted(Payload):
 
 class ClickReceived(Payload):
     """A Discord click a cold interactions function verified and answered with a deferred update, to be
-    decided from its queue (services/serverless/interactions.py). `interaction` is the signed body."""
+    decided from its queue (services/serverless/interactions.py). `interaction` is the signed body: it
+    carries the application id and the interaction's token that edit the card afterwards without a bot
+    (services/notifier/followup.py). The token is a credential for 15 minutes: the body is never logged
+    (parse errors name the field, not the input); a dead-lettered copy outlives the token."""
 
     event_type: ClassVar[str] = "ClickReceived"
 

@@ -13,15 +13,14 @@ stages: renaming one is a change here, and a typo is an AttributeError, not a si
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from typing import TYPE_CHECKING, Any
 
 from shared.events import EVENT_NAMESPACE, Analysis, Approver, DecisionKey, Finding
 
@@ -150,8 +149,18 @@ ALLOWED: dict[State, frozenset[State]] = {
     S.REJECTED: frozenset(),
 }
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+
+@functools.cache
+def _codec() -> tuple[TypeSerializer, TypeDeserializer]:
+    """boto3's DynamoDB type codec, imported on first use: `import boto3` runs boto3's package (its
+    session, s3transfer), ~0.4 s that a process never touching the ledger should not pay (a Lambda
+    answering a cold click, bench/README.md)."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def decision_id_for(key: DecisionKey, cycle: int) -> str:
@@ -249,7 +258,7 @@ class TransitionResult:
 
 
 def to_dynamo(value: Any) -> dict[str, Any]:
-    return _SERIALIZER.serialize(plain(value))
+    return _codec()[0].serialize(plain(value))
 
 
 def plain(value: Any) -> Any:
@@ -270,4 +279,5 @@ def plain(value: Any) -> Any:
 
 
 def from_dynamo(item: Mapping[str, Any]) -> Decision:
-    return Decision({name: _DESERIALIZER.deserialize(value) for name, value in item.items()})
+    deserializer = _codec()[1]
+    return Decision({name: deserializer.deserialize(value) for name, value in item.items()})

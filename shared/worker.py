@@ -41,6 +41,10 @@ class Runtime:
     queues: dict[QueueName, QueueRef]
     # Metrics client and tracing switch; `telemetry.stage(name)` gives a stage its service name.
     telemetry: Telemetry = field(default_factory=Telemetry)
+    # A long-running process, whose builds may start loops beside their consumer (the executor's
+    # sweeps and heartbeat). False in a Lambda function: its loop runs only during an invocation and
+    # EventBridge Scheduler runs that work (services/serverless/sweeps.py).
+    resident: bool = True
 
     def consumer_config(self) -> ConsumerConfig:
         s = self.settings

@@ -113,7 +113,8 @@ async def run_sweeps_once(runtime: Runtime, poster: Poster | None = None) -> Mon
 
 @contextlib.asynccontextmanager
 async def build(runtime: Runtime) -> AsyncIterator[Handler]:
-    """The handler, with the lost-approval sweep running for as long as the worker does."""
+    """The handler, with the sweeps and the heartbeat running beside it for as long as a resident
+    worker does (a Lambda function's runtime is not resident: its schedule runs them)."""
     execute_url = runtime.queues["execute"].url
 
     async def requeue(request: RestoreRequested, delay_seconds: int) -> None:
@@ -135,6 +136,9 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
                 return await handle_restore(event, deps)
             return await handle_approval(event, deps)
 
+        if not runtime.resident:  # a Lambda function: EventBridge Scheduler runs the sweeps
+            yield handle
+            return
         sweeper = asyncio.create_task(
             run_sweeps(
                 sweep_deps(runtime, frozenset(deps.registry.names())),

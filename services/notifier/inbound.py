@@ -25,7 +25,15 @@ from typing import Annotated, Any, Literal
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 PING, MESSAGE_COMPONENT = 1, 3
 _STAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also accepts '²' and '٣'
@@ -36,6 +44,9 @@ _SIGNATURE = re.compile(r"[0-9a-fA-F]{128}")
 # JSON parser itself: nothing downstream (botocore, SQS, the console) could encode them.
 Snowflake = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
 Text = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# An interaction's token: the credential of its follow-ups for 15 minutes. Secret (never in a repr or a
+# log), bounded, and not otherwise shaped: its format is Discord's business, a click must not fail on it.
+Token = Annotated[SecretStr, Field(min_length=1, max_length=4096)]
 
 
 class _Strict(BaseModel):
@@ -90,6 +101,9 @@ class Click(_Strict):
 
     type: Literal[3]
     data: ComponentData
+    id: Snowflake | None = None
+    application_id: Snowflake | None = None
+    token: Token | None = None  # edits the card after a deferred answer (services/notifier/followup.py)
     member: Member | None = None
     user: User | None = None  # in a DM, instead of member
     message: Message | None = None

@@ -8,12 +8,13 @@ Two event sources feed the one function:
   through the queue runtime (shared/lambda_sqs.py), so a failure is retried and a poison one
   dead-lettered with its reason like any other message.
 
-A cold container has only what checks a request (settings, the public key, one SQS client): opening the
-ledger, the queues and the Discord client costs a second or more (bench/README.md), so until they are
-open a click is verified, authorised, put on the clicks queue and answered type 6 within Discord's
-3 seconds. The queue's invocation opens the rest; later clicks in that container are decided inline
-(and deferred the same way should AWS be slower than the budget). The ledger transition is conditional:
-a click decided twice is recorded once.
+A cold container has only what checks a request (settings, the public key, one SQS client) and imports
+only that (services/notifier/gate.py; the deciding half, the ledger's codec and the kinds are imported
+with the endpoint): opening the ledger, the queues and the Discord client costs a second or more
+(bench/README.md), so until they are open a click is verified, authorised, put on the clicks queue and
+answered type 6 within Discord's 3 seconds. The queue's invocation opens the rest; later clicks in that
+container are decided inline (and deferred the same way should AWS be slower than the budget). The
+ledger transition is conditional: a click decided twice is recorded once.
 """
 
 from __future__ import annotations
@@ -23,23 +24,14 @@ import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from nacl.signing import VerifyKey
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.notifier.gate import Deferral, answer_interaction, defer, pressed
 from services.notifier.inbound import Click
-from services.notifier.interactions import (
-    Deferral,
-    Endpoint,
-    answer_interaction,
-    build_endpoint,
-    click,
-    defer,
-    finish_click,
-    pressed,
-)
 from services.notifier.refusals import Refusals
 from services.serverless import start_logging
 from services.serverless.settings import container_settings
@@ -49,7 +41,10 @@ from shared.events import ClickReceived, Envelope, utcnow
 from shared.lambda_container import Container
 from shared.lambda_sqs import handle_sqs_event
 from shared.publisher import Publisher, resolve_queue
-from shared.unit import Backoff, MessageWork
+
+if TYPE_CHECKING:  # the deciding half: imported when a container opens it (`open_endpoint`)
+    from services.notifier.interactions import Endpoint
+    from shared.unit import MessageWork
 
 log = structlog.get_logger("cloudthrift.notifier.http")
 
@@ -108,14 +103,26 @@ class InteractionsState:
     async def open_endpoint(self) -> tuple[Endpoint, MessageWork]:
         """The ledger, the queues and the bot: what deciding a click needs (the cold part)."""
         if self.endpoint is None or self.work is None:
+            from services.notifier.followup import finish_click
+            from services.notifier.interactions import build_endpoint
             from services.notifier.main import open_sink
+            from shared.discord import DiscordClient
+            from shared.unit import Backoff, MessageWork
             from shared.worker import open_runtime
 
             runtime = await self.stack.enter_async_context(open_runtime(self.settings))
             sink = None
             if self.settings.discord_bot_token:
                 sink = await self.stack.enter_async_context(open_sink(self.settings))
-            endpoint = build_endpoint(self.settings, runtime, sink)
+            # No bot token needed: a deferred click's card is edited with the click's own token.
+            webhook = await self.stack.enter_async_context(
+                DiscordClient(
+                    None,
+                    base_url=self.settings.discord_api_base_url,
+                    max_attempts=self.settings.discord_max_attempts,
+                )
+            )
+            endpoint = build_endpoint(self.settings, runtime, sink, webhook=webhook)
             prefix = self.settings.cloudthrift_prefix
             clicks = await resolve_queue(
                 runtime.sqs, f"{prefix}-{CLICKS_QUEUE}", f"{prefix}-{CLICKS_QUEUE}-dlq"
@@ -195,6 +202,8 @@ async def answer_url(state: InteractionsState, request: UrlEvent) -> dict[str, A
     async def on_click(interaction: Click, raw: bytes) -> dict[str, Any]:
         if state.endpoint is None:  # cold: the budget went on start-up; the queue decides it
             return await click_deferred(state, interaction, raw)
+        from services.notifier.interactions import click  # loaded with the endpoint
+
         return await click(state.endpoint, interaction, body=raw, deferral=Deferral(state.enqueue))
 
     answer = await answer_interaction(

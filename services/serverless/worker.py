@@ -2,12 +2,14 @@
 
 One function per stage, each fed by its queue through an event source mapping with
 ReportBatchItemFailures. The container opens the runtime and builds the stage's handler once (the same
-`WorkerSpec.build` the ECS worker uses), then each invocation is one batch through shared/lambda_sqs.py.
+`WorkerSpec.build` the ECS worker uses, on a runtime that is not `resident`: no loop is started beside
+the handler), then each invocation is one batch through shared/lambda_sqs.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +40,8 @@ async def open_worker(stack: contextlib.AsyncExitStack, stage: str, settings: Se
     if stage not in workers:
         raise SettingsError(f"{STAGE_VARIABLE}={stage!r} is not a worker (known: {', '.join(workers)})")
     spec = workers[stage]
-    runtime = await stack.enter_async_context(open_runtime(settings))
+    # Not resident: a build starts no loop of its own (the sweeps function runs the executor's).
+    runtime = dataclasses.replace(await stack.enter_async_context(open_runtime(settings)), resident=False)
     handler = await stack.enter_async_context(spec.build(runtime))
     config = spec.consumer_config(runtime)
     work = MessageWork(

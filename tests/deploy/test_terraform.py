@@ -156,8 +156,12 @@ def test_ledger_is_on_demand_with_pitr_and_encryption(module: ModuleConfig, defa
     assert table["name"].replace("${var.prefix}", defaults.cloudthrift_prefix) == defaults.table_name
     assert table["billing_mode"] == "PAY_PER_REQUEST"
     assert table["point_in_time_recovery"][0]["enabled"] is True
-    assert table["server_side_encryption"][0]["enabled"] is True
-    assert "aws_kms_key" in table["server_side_encryption"][0]["kms_key_arn"]
+    # Under kms.tf's key, which this module always creates (the serverless module, sharing the file,
+    # may leave it out: then DynamoDB's AWS owned key).
+    assert module.locals["customer_managed_key"] is True
+    [encryption] = [block["server_side_encryption"] for block in table["dynamic"]]
+    assert encryption["for_each"] == "${local.kms_key_arn == null ? [] : [local.kms_key_arn]}"
+    assert encryption["content"] == [{"enabled": True, "kms_key_arn": "${server_side_encryption.value}"}]
     assert table["hash_key"] == "pk"
     (index,) = table["global_secondary_index"]
     assert (index["name"], index["hash_key"], index["range_key"]) == (STATE_INDEX, "state", "updated_at")
@@ -169,7 +173,14 @@ def test_every_table_in_the_tree_is_on_demand_with_pitr_and_encryption() -> None
         for name, table in load_module(directory).resource("aws_dynamodb_table").items():
             assert table.get("billing_mode") == "PAY_PER_REQUEST", name
             assert table["point_in_time_recovery"][0]["enabled"] is True, name
-            assert table["server_side_encryption"][0]["enabled"] is True, name
+            # DynamoDB always encrypts at rest; the block only chooses the key: a customer managed one,
+            # or (no block) DynamoDB's AWS owned key. A block present must not turn the key off.
+            blocks = table.get("server_side_encryption", []) + [
+                content
+                for d in table.get("dynamic", [])
+                for content in d["server_side_encryption"]["content"]
+            ]
+            assert all(block["enabled"] is True for block in blocks), name
 
 
 # --- IAM -----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ SHARED_FILES = (
     "iam_stages.tf",
     "sqs.tf",
     "dynamodb.tf",
+    "kms.tf",
 )
 
 
@@ -116,6 +117,32 @@ def test_alarms_stay_within_cloudwatchs_free_ten(serverless: ModuleConfig) -> No
     dead_letters = len(serverless.locals["queue_names"]) + 1  # and the clicks queue's
     assert set(alarms) == {"dead_letters", "function_errors"}
     assert dead_letters + 2 <= 10
+
+
+def test_the_customer_managed_key_is_opt_in_and_nothing_needs_it_when_off(serverless: ModuleConfig) -> None:
+    """Idle cost: the key is $1 of a month's $3 budget (docs/DEPLOY.md). Off by default; then every
+    resource encrypts under its service's own key and no policy names a key that does not exist."""
+    assert serverless.variables["customer_managed_key"]["default"] is False
+    assert serverless.locals["customer_managed_key"] == "${var.customer_managed_key}"
+    assert serverless.locals["kms_key_arn"] == "${one(aws_kms_key.this[*].arn)}"
+    for kind in ("aws_kms_key", "aws_kms_alias"):
+        for resource in serverless.resource(kind).values():
+            assert resource["count"] == "${local.customer_managed_key ? 1 : 0}", kind
+    files = [path for path in SERVERLESS.glob("*.tf") if path.name != "kms.tf"]
+    for path in files:  # the key only through local.kms_key_arn, which is null without it
+        assert "aws_kms_key.this" not in path.read_text(), path.name
+    uses = "".join(path.read_text() for path in files)
+    assert uses.count("local.kms_key_arn") >= 6  # ledger, logs, environment, parameters, 2 schedules
+    for name in ("lambda_runtime", "scheduler"):  # decrypt grants exist only with the key
+        document = serverless.policy_docs()[name]
+        assert "kms:" not in str(document.get("statement", [])), name
+        [decrypt] = [d["statement"] for d in document["dynamic"] if "kms:Decrypt" in str(d)]
+        assert decrypt["for_each"] == "${local.customer_managed_key ? [1] : []}", name
+
+
+def test_no_queue_needs_a_customer_managed_key(serverless: ModuleConfig) -> None:
+    for name, queue in serverless.resource("aws_sqs_queue").items():
+        assert queue["sqs_managed_sse_enabled"] is True and "kms_master_key_id" not in queue, name
 
 
 @pytest.fixture(scope="module")

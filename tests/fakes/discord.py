@@ -5,14 +5,21 @@ bot token, sends the `X-RateLimit-*` headers of a per-channel bucket and answers
 ignores them (counted in `violations`), produces 429 storms on demand (`storm`), honours `nonce` +
 `enforce_nonce` like Discord, records every message and edit, and every accepted payload as sent
 (`payloads`: a test can check that everything carried `allowed_mentions`), and answers GET
-/channels/{id} for the channels it is told the bot can see (`channels`). Also here: the Ed25519 test
-key of the application and a helper that signs interaction requests with it.
+/channels/{id} for the channels it is told the bot can see (`channels`).
+
+It also serves Edit Original Interaction Response, `PATCH /webhooks/{application.id}/{interaction.token}/
+messages/@original` (Discord's "Receiving and Responding"): no bot token needed, the interaction token
+authenticates it. A token is one `interaction()` issued for a message (the card clicked); it is refused
+401 code 50027 (Invalid Webhook Token) once `token_ttl` (15 minutes) has passed or if never issued, 404
+code 10015 (Unknown Webhook) under another application's id, and the payload gets the message limits.
+Also here: the Ed25519 test key of the application and a helper that signs interaction requests with it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -23,6 +30,8 @@ from aiohttp import web
 from nacl.signing import SigningKey
 
 BOT_TOKEN = "fake-bot-token"
+APPLICATION_ID = "1200000000000000002"
+TOKEN_TTL = 15 * 60.0  # seconds an interaction token may be used for follow-ups and edits (D-rr)
 _SEED = bytes(range(32))  # a fixed test key: signatures are reproducible across runs
 
 
@@ -54,6 +63,12 @@ class FakeDiscord:
     _nonces: dict[tuple[str, str], str] = field(default_factory=dict)
     # Channels the bot can see (GET /channels/{id}); any other id is Discord's "Unknown Channel".
     channels: dict[str, str] = field(default_factory=dict)  # id -> name
+    application_id: str = APPLICATION_ID
+    token_ttl: float = TOKEN_TTL
+    # Interaction tokens issued: token -> (application id, message the component was on, issued at).
+    _interactions: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    webhook_edits: list[str] = field(default_factory=list)  # message ids edited through a token
+    webhook_refused: list[int] = field(default_factory=list)  # Discord's JSON code of each refusal
 
     def storm(self, count: int, *, retry_after: float = 0.05, is_global: bool = False) -> None:
         """Answer the next `count` requests with 429."""
@@ -62,6 +77,16 @@ class FakeDiscord:
     def fail(self, count: int, status: int = 502) -> None:
         """Answer the next `count` requests with a server error."""
         self._failures = [status] * count
+
+    def interaction(self, message_id: str, *, age: float = 0.0) -> str:
+        """A click on `message_id` (created if the fake has not seen it): the interaction's token.
+        `age` seconds make it as old as that (past `token_ttl`, Discord has invalidated it)."""
+        if message_id not in self.messages:
+            message = {"id": message_id, "channel_id": "cards", "content": "card"}
+            self.messages[message_id] = {"channel_id": "cards", "message": message, "edits": []}
+        token = "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48)  # shaped like Discord's, secret like it
+        self._interactions[token] = (self.application_id, message_id, time.monotonic() - age)
+        return token
 
     def in_channel(self, channel_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages.values() if m["channel_id"] == channel_id]
@@ -73,7 +98,32 @@ class FakeDiscord:
         app.router.add_post("/api/v10/channels/{channel_id}/messages", self._create)
         app.router.add_patch("/api/v10/channels/{channel_id}/messages/{message_id}", self._edit)
         app.router.add_get("/api/v10/channels/{channel_id}", self._channel)
+        app.router.add_patch("/api/v10/webhooks/{application_id}/{token}/messages/@original", self._original)
         return app
+
+    async def _original(self, request: web.Request) -> web.Response:
+        """Edit Original Interaction Response: the token is the credential, no Authorization."""
+        application_id, token = request.match_info["application_id"], request.match_info["token"]
+        refused = self._gate(request, f"webhook:{token}", auth=False)
+        if refused is not None:
+            return refused
+        issued = self._interactions.get(token)
+        if issued is None or time.monotonic() - issued[2] > self.token_ttl:
+            self.webhook_refused.append(50027)
+            return web.json_response({"message": "Invalid Webhook Token", "code": 50027}, status=401)
+        if application_id != issued[0]:
+            self.webhook_refused.append(10015)
+            return web.json_response({"message": "Unknown Webhook", "code": 10015}, status=404)
+        payload, problem = await _payload(request)
+        problem = problem or _check_message(payload, creating=False)
+        if problem:
+            return self._bad_request(problem, token)
+        stored = self.messages[issued[1]]
+        self.payloads.append(payload)
+        self.webhook_edits.append(issued[1])
+        stored["edits"].append(payload)
+        stored["message"].update({k: payload[k] for k in ("content", "embeds", "components") if k in payload})
+        return web.json_response(stored["message"], headers=self._headers(f"webhook:{token}"))
 
     async def _channel(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
@@ -124,10 +174,10 @@ class FakeDiscord:
         stored["message"].update({k: payload[k] for k in ("content", "embeds", "components") if k in payload})
         return self._ok(stored["message"], channel_id)
 
-    def _gate(self, request: web.Request, bucket: str) -> web.Response | None:
+    def _gate(self, request: web.Request, bucket: str, *, auth: bool = True) -> web.Response | None:
         """Auth, headers, storms and the bucket: the checks that come before the body."""
         self.requests += 1
-        if request.headers.get("Authorization") != f"Bot {self.token}":
+        if auth and request.headers.get("Authorization") != f"Bot {self.token}":
             return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         if not request.headers.get("User-Agent", "").startswith("DiscordBot"):
             return self._bad_request("User-Agent must be DiscordBot (url, version)", bucket)

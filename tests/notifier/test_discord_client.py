@@ -6,6 +6,7 @@ import asyncio
 import io
 import time
 
+import aiohttp
 import pytest
 from rich.console import Console
 
@@ -73,6 +74,40 @@ async def test_server_errors_are_retried_and_a_wrong_route_is_refused(
     ) as client:
         with pytest.raises(DiscordError, match="404"):
             await client.post_message("42", CARD)
+
+
+async def test_a_click_token_edits_its_card_without_the_bot_within_discords_limits(
+    fake_discord: FakeDiscord,
+) -> None:
+    """Edit Original Interaction Response: the interaction token is the credential, for 15 minutes,
+    for its own application only; the edit is clamped like any card and a 429 is waited out."""
+    async with DiscordClient(None, base_url=fake_discord.base_url, max_wait=10) as client:
+        token = fake_discord.interaction("1300000000000000001")
+        fake_discord.storm(1, retry_after=0.05)
+        long_card = CARD | {"content": "x" * 5000}
+        assert await client.edit_original(fake_discord.application_id, token, long_card) is True
+        assert fake_discord.webhook_edits == ["1300000000000000001"] and fake_discord.rejected == []
+        assert len(fake_discord.messages["1300000000000000001"]["message"]["content"]) == 2000
+        # Another application's id, an expired token, a token never issued: the card is not edited.
+        assert await client.edit_original("1200000000000000999", token, CARD) is False
+        stale = fake_discord.interaction("1300000000000000001", age=15 * 60 + 1)
+        assert await client.edit_original(fake_discord.application_id, stale, CARD) is False
+        assert await client.edit_original(fake_discord.application_id, "forged", CARD) is False
+    assert fake_discord.webhook_refused == [10015, 50027, 50027]
+    assert fake_discord.webhook_edits == ["1300000000000000001"]
+
+
+async def test_the_fake_refuses_an_original_edit_past_the_message_limits(fake_discord: FakeDiscord) -> None:
+    """The fake itself enforces the limits on this route (the client above clamps, so it never trips)."""
+    token = fake_discord.interaction("1300000000000000003")
+    url = f"{fake_discord.base_url}/webhooks/{fake_discord.application_id}/{token}/messages/@original"
+    headers = {"User-Agent": "DiscordBot (https://example.invalid, 1)"}
+    async with aiohttp.ClientSession() as session:
+        async with session.patch(url, json={"content": "x" * 2001}, headers=headers) as response:
+            assert response.status == 400 and (await response.json())["code"] == 50035
+        async with session.patch(url, json={"content": "ok"}) as response:  # no DiscordBot User-Agent
+            assert response.status == 400
+    assert fake_discord.rejected[0] == "content > 2000" and fake_discord.webhook_edits == []
 
 
 async def test_without_a_token_cards_are_printed_with_the_cli_commands() -> None:

@@ -103,3 +103,9 @@ def url_event(
         "body": base64.b64encode(body).decode() if b64 else body.decode(),
         "isBase64Encoded": b64,
     }
+
+
+async def drain_dlq(sqs: Any, queue: QueueRef) -> list[dict[str, Any]]:
+    """What the queue's DLQ holds now."""
+    answer = await sqs.receive_message(QueueUrl=queue.dlq_url, WaitTimeSeconds=0)
+    return list(answer.get("Messages", []))

@@ -17,15 +17,7 @@ from shared.publisher import QueueRef
 from shared.worker import Runtime
 from tests.notifier.helpers import drain, finding, state_of
 from tests.notifier.signed_cases import APPROVER, MAX_BODY, ROLE, Signer, awaiting, click_body, run_cases
-from tests.serverless.aws_events import queue_arn, receive, record, sqs_event, url_event
-
-
-@pytest.fixture
-async def clicks(runtime: Runtime) -> QueueRef:
-    """The clicks queue and its DLQ, as the serverless Terraform module creates them."""
-    dlq = (await runtime.sqs.create_queue(QueueName="cloudthrift-clicks-dlq"))["QueueUrl"]  # type: ignore[attr-defined]
-    url = (await runtime.sqs.create_queue(QueueName="cloudthrift-clicks"))["QueueUrl"]  # type: ignore[attr-defined]
-    return QueueRef(name="cloudthrift-clicks", url=url, dlq_url=dlq)
+from tests.serverless.aws_events import drain_dlq, queue_arn, receive, record, sqs_event, url_event
 
 
 @pytest.fixture
@@ -93,12 +85,7 @@ async def test_a_click_on_a_cold_function_is_deferred_then_recorded_exactly_once
         and body["data"]["content"].startswith("Already approved by Alice")
     )
     assert await drain(runtime, "execute") == []
-    assert await drain_dlq(runtime, clicks) == []
-
-
-async def drain_dlq(runtime: Runtime, queue: QueueRef) -> list[Any]:
-    answer_ = await runtime.sqs.receive_message(QueueUrl=queue.dlq_url, WaitTimeSeconds=0)  # type: ignore[attr-defined]
-    return answer_.get("Messages", [])
+    assert await drain_dlq(runtime.sqs, clicks) == []
 
 
 async def test_a_stranger_on_a_cold_function_is_refused_at_once_and_nothing_is_queued(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from services.executor import main as executor
 from services.serverless.worker import container_for, invoke
 from shared.config import Settings
 from shared.errors import SettingsError, TransientError
@@ -139,3 +141,19 @@ async def test_a_redelivered_batch_through_the_analyzer_function_changes_nothing
         json.loads(m["Body"])["id"] for m in published
     }
     assert await drain_raw(runtime, analyze.dlq_url) == []
+
+
+def resident_loops() -> set[str]:
+    return {t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("executor:")}
+
+
+async def test_the_executor_function_starts_no_sweep_of_its_own(runtime: Runtime, settings: Settings) -> None:
+    """Its sweeps and heartbeat run from EventBridge Scheduler; in a Lambda they would only run, erratically,
+    while a batch is being handled. The ECS worker's build (resident) still starts them."""
+    async with executor.build(runtime):
+        assert resident_loops() == {"executor:sweep", "executor:money", "executor:heartbeat"}
+    container = container_for("executor", settings)
+    state = await container.state()
+    await asyncio.sleep(0)
+    assert resident_loops() == set() and state.runtime.resident is False
+    assert await invoke(container, sqs_event([])) == {"batchItemFailures": []}

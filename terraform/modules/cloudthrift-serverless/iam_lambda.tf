@@ -55,11 +55,17 @@ data "aws_iam_policy_document" "lambda_runtime" {
     resources = [for name in local.role_functions[each.key] : "${aws_cloudwatch_log_group.function[name].arn}:*"]
   }
 
-  # Environment variables and SecureString parameters are encrypted under the module's key.
-  statement {
-    sid       = "DecryptSettings"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+  # Environment variables and SecureString parameters are encrypted under the module's key when it has
+  # one; under the AWS managed aws/lambda and aws/ssm keys otherwise, whose key policies already let
+  # this account's principals decrypt through those services.
+  dynamic "statement" {
+    for_each = local.customer_managed_key ? [1] : []
+
+    content {
+      sid       = "DecryptSettings"
+      actions   = ["kms:Decrypt"]
+      resources = [local.kms_key_arn]
+    }
   }
 
   dynamic "statement" {

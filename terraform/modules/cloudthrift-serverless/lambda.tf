@@ -11,11 +11,12 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "function" {
+  #checkov:skip=CKV_AWS_158:Under the module's key only with customer_managed_key; by default CloudWatch Logs' own encryption at rest, which has no monthly charge (docs/DEPLOY.md, What a customer managed key buys).
   for_each = local.functions
 
   name              = "/aws/lambda/${var.prefix}-${each.key}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }
 
@@ -23,6 +24,7 @@ resource "aws_lambda_function" "this" {
   for_each = local.functions
   #checkov:skip=CKV_AWS_117:No VPC by design: the functions call public APIs (AWS, Discord, Gemini, Datadog) and a VPC would need a NAT gateway, the cost this mode removes.
   #checkov:skip=CKV_AWS_272:The zip is built reproducibly from pinned wheels (bench/lambda_package.py) and its SHA-256 is pinned by source_code_hash; there is no signing profile to verify against.
+  #checkov:skip=CKV_AWS_173:The environment is under the module's key only with customer_managed_key; by default under the AWS managed aws/lambda key, which has no monthly charge (docs/DEPLOY.md, What a customer managed key buys).
 
   function_name = "${var.prefix}-${each.key}"
   description   = "CloudThrift ${each.key} ${var.package_version}"
@@ -32,7 +34,7 @@ resource "aws_lambda_function" "this" {
   handler       = each.value.handler
   memory_size   = var.memory_mb[each.key]
   timeout       = each.value.timeout
-  kms_key_arn   = aws_kms_key.this.arn
+  kms_key_arn   = local.kms_key_arn
   layers        = local.datadog ? [var.datadog_extension_layer_arn] : []
 
   filename         = local.package_in_s3 ? null : var.package_file

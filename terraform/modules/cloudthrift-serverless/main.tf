@@ -15,6 +15,9 @@ locals {
   # The queue names of shared/config.py (QUEUE_NAMES), as in the ECS module.
   queue_names = ["scan", "analyze", "notify", "execute"]
 
+  # kms.tf's key only when asked for: $1 a month, a third of the idle budget (docs/DEPLOY.md).
+  customer_managed_key = var.customer_managed_key
+
   # Which queue each worker reads and which it writes (services/<name>/main.py WORKER specs).
   worker_queues = {
     scanner  = { input = "scan", output = "analyze" }

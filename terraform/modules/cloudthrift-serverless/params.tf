@@ -13,12 +13,13 @@ locals {
 }
 
 resource "aws_ssm_parameter" "secret" {
+  #checkov:skip=CKV_AWS_337:Under the module's key only with customer_managed_key; by default under the AWS managed aws/ssm key, which has no monthly charge (docs/DEPLOY.md, What a customer managed key buys).
   for_each = local.secrets
 
   name        = "/${var.prefix}/${lower(replace(each.key, "_", "-"))}"
   description = each.value
   type        = "SecureString"
-  key_id      = aws_kms_key.this.arn
+  key_id      = local.kms_key_arn
   value       = "unset"
   tags        = local.tags
 

@@ -3,11 +3,12 @@
 # linked from the ECS module (it sends a ScanRequested straight to the scan queue).
 
 resource "aws_scheduler_schedule" "sweeps" {
+  #checkov:skip=CKV_AWS_297:Under the module's key only with customer_managed_key; by default under EventBridge's AWS owned key, which has no monthly charge (docs/DEPLOY.md, What a customer managed key buys).
   name                         = "${var.prefix}-sweeps"
   description                  = "CloudThrift executor sweeps and heartbeat"
   schedule_expression          = var.sweep_schedule
   schedule_expression_timezone = "UTC"
-  kms_key_arn                  = aws_kms_key.this.arn
+  kms_key_arn                  = local.kms_key_arn # null: EventBridge's AWS owned key
 
   flexible_time_window {
     mode = "OFF"
@@ -60,10 +61,14 @@ data "aws_iam_policy_document" "scheduler" {
     resources = [aws_sqs_queue.dlq["execute"].arn]
   }
 
-  statement {
-    sid       = "DecryptSchedule"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+  dynamic "statement" {
+    for_each = local.customer_managed_key ? [1] : []
+
+    content {
+      sid       = "DecryptSchedule"
+      actions   = ["kms:Decrypt"]
+      resources = [local.kms_key_arn]
+    }
   }
 }
 

@@ -239,6 +239,18 @@ variable "environment" {
   }
 }
 
+variable "customer_managed_key" {
+  description = <<-EOT
+    Encrypt the ledger, the SSM secrets, the logs, the functions' environment and the schedules under
+    one customer managed KMS key of this module: its own key policy, CloudTrail records of every use,
+    revocation in one place, crypto-shredding by deleting it. $1 a month (+$1 for each of the first two
+    yearly rotations), a third of the idle budget. Off: each service's AWS owned or AWS managed key,
+    free (docs/DEPLOY.md, "What a customer managed key buys").
+  EOT
+  type        = bool
+  default     = false
+}
+
 variable "log_retention_days" {
   description = "Retention of the services' CloudWatch logs."
   type        = number

@@ -170,7 +170,7 @@ resource "aws_cloudwatch_log_group" "waf" {
 
   name              = "aws-waf-logs-${var.prefix}" # WAF requires this prefix
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  kms_key_id        = local.kms_key_arn
   tags              = local.tags
 }
 

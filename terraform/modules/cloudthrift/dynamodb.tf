@@ -33,8 +33,14 @@ resource "aws_dynamodb_table" "ledger" {
     enabled = true
   }
 
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = aws_kms_key.this.arn
+  # Encrypted at rest either way: under kms.tf's key when there is one (always in the ECS module),
+  # otherwise under DynamoDB's AWS owned key, its default, which costs nothing (serverless default).
+  dynamic "server_side_encryption" {
+    for_each = local.kms_key_arn == null ? [] : [local.kms_key_arn]
+
+    content {
+      enabled     = true
+      kms_key_arn = server_side_encryption.value
+    }
   }
 }

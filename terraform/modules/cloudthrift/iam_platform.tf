@@ -60,7 +60,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "DecryptSecrets"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    resources = [local.kms_key_arn]
   }
 }
 
@@ -104,6 +104,6 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     sid       = "DecryptSchedule"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    resources = [local.kms_key_arn]
   }
 }

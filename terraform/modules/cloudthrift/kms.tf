@@ -1,6 +1,15 @@
 # One customer managed key for the ledger, the secrets, the logs, the image repository and the schedule.
+# The ECS module always creates it; the serverless module (which links this file) only when its
+# `customer_managed_key` is set: otherwise each service encrypts at rest under its own AWS owned or AWS
+# managed key, which has no monthly charge (docs/DEPLOY.md, "What a customer managed key buys").
+
+locals {
+  kms_key_arn = one(aws_kms_key.this[*].arn) # null without the key: each service's own key
+}
 
 resource "aws_kms_key" "this" {
+  count = local.customer_managed_key ? 1 : 0
+
   description             = "CloudThrift ${var.prefix}: ledger, secrets, logs, images"
   enable_key_rotation     = true
   deletion_window_in_days = 30
@@ -9,8 +18,10 @@ resource "aws_kms_key" "this" {
 }
 
 resource "aws_kms_alias" "this" {
+  count = local.customer_managed_key ? 1 : 0
+
   name          = "alias/${var.prefix}"
-  target_key_id = aws_kms_key.this.key_id
+  target_key_id = aws_kms_key.this[0].key_id
 }
 
 data "aws_iam_policy_document" "kms" {

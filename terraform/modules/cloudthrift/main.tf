@@ -13,6 +13,9 @@ locals {
   # The queue names of shared/config.py (QUEUE_NAMES): `<prefix>-<queue>` and `<prefix>-<queue>-dlq`.
   queue_names = ["scan", "analyze", "notify", "execute"]
 
+  # The key of kms.tf: always here (logs, images, secrets and the ledger of a resident deployment).
+  customer_managed_key = true
+
   # Which queue each worker reads and which it writes (services/<name>/main.py WORKER specs).
   worker_queues = {
     scanner  = { input = "scan", output = "analyze" }

@@ -18,7 +18,7 @@ resource "aws_scheduler_schedule" "scan" {
   description                  = "CloudThrift scan of ${each.value == "" ? "this account" : each.value == "organization" ? "the organization" : each.value}"
   schedule_expression          = var.scan_schedule
   schedule_expression_timezone = var.scan_schedule_timezone
-  kms_key_arn                  = aws_kms_key.this.arn
+  kms_key_arn                  = local.kms_key_arn
 
   flexible_time_window {
     mode                      = "FLEXIBLE"

@@ -15,7 +15,7 @@ resource "aws_secretsmanager_secret" "this" {
 
   name                    = "${var.prefix}/${lower(replace(each.key, "_", "-"))}"
   description             = each.value
-  kms_key_id              = aws_kms_key.this.arn
+  kms_key_id              = local.kms_key_arn
   recovery_window_in_days = var.secret_recovery_days
   tags                    = local.tags
 }
