@@ -21,12 +21,10 @@ from shared.kinds import discover
 from shared.kinds.base import Kind, Remedy
 from shared.ledger import Attr, Decision, Ledger, State
 from shared.registry import Registry
+from shared.undo_button import UNDO_PREFIX, parse_undo  # the button's format: kept here for callers
 
 # A decision in one of these may be asked to be undone (again, after a failed undo).
 UNDOABLE = frozenset({State.EXECUTED, State.RESTORE_FAILED})
-# The Undo button's custom_id: `ct:undo:<decision id>` (44 characters; the card record of a single card
-# is named after its decision and lists its ledger key). The approval buttons' are ct:<action>:...
-UNDO_PREFIX = "ct:undo:"
 
 
 class Publisher(Protocol):
@@ -74,14 +72,6 @@ def refusal(decision: Decision | None, registry: Registry[Kind] | None = None) -
 
 def undo_custom_id(decision: Decision) -> str:
     return UNDO_PREFIX + decision.decision_id
-
-
-def parse_undo(custom_id: str) -> str | None:
-    """The decision id an Undo button names, or None for any other button."""
-    if not custom_id.startswith(UNDO_PREFIX):
-        return None
-    decision_id = custom_id.removeprefix(UNDO_PREFIX)
-    return decision_id if 1 <= len(decision_id) <= 64 and ":" not in decision_id else None
 
 
 def undo_command(custom_id: str) -> str | None:

@@ -1,5 +1,6 @@
-"""Finishing a deferred click (`finish_click`, from the clicks queue): decided, then its card edited
-through the click's own webhook, else the bot, else not, with the reason as a result.
+"""Finishing a deferred click (`finish_click`, from the clicks queue): decided (an Undo click sent,
+`finish_undo`), then its card edited through the click's own webhook, else the bot, else not, with the
+reason as a result.
 
 After DEFERRED_UPDATE_MESSAGE (type 6) Discord expects the app to edit the message later. Its documented
 way needs no bot token: `PATCH /webhooks/{application.id}/{interaction.token}/messages/@original`, with
@@ -24,10 +25,12 @@ import structlog
 
 from services.notifier.decide import Outcome, decide
 from services.notifier.inbound import Click, parse_interaction
-from services.notifier.interactions import Endpoint, decided_card, pressed
+from services.notifier.interactions import Endpoint, decided_card, pressed, undo_pressed, undone_card
+from services.notifier.undo import UndoClick, undo_click
 from shared.discord_messages import printable
 from shared.errors import PermanentError, TransientError
 from shared.events import utcnow
+from shared.undo_button import parse_undo
 
 if TYPE_CHECKING:  # the clients (aiohttp) are imported by whoever opens them
     from shared.discord import DiscordClient, MessageSink
@@ -43,7 +46,7 @@ MARGIN = timedelta(seconds=30)  # the edit's own time on the wire: do not start 
 CardEdit = Literal["webhook", "bot", "token_expired", "no_route", "failed", "card_gone"]
 
 
-async def finish_click(endpoint: Endpoint, body: bytes, received_at: datetime) -> Outcome | None:
+async def finish_click(endpoint: Endpoint, body: bytes, received_at: datetime) -> Outcome | UndoClick | None:
     """A deferred click, from its queue: decided as it would have been when it arrived, then the card is
     edited once, by the delivery that decided it (`edit_card`). An AWS error raises
     (the queue retries); a repeat finds the decision taken and changes nothing, the card included."""
@@ -51,6 +54,9 @@ async def finish_click(endpoint: Endpoint, body: bytes, received_at: datetime) -
     if not isinstance(interaction, Click):
         log.error("interactions.deferred_not_a_click", problem=printable(str(interaction)))
         return None
+    undo_of = parse_undo(interaction.data.custom_id)
+    if undo_of is not None:
+        return await finish_undo(endpoint, interaction, undo_of, received_at)
     press = pressed(endpoint, interaction, received_at)
     if isinstance(press, dict):
         return None
@@ -76,6 +82,37 @@ async def finish_click(endpoint: Endpoint, body: bytes, received_at: datetime) -
         logged = log.info if edited in ("webhook", "bot") else log.warning
         logged("interactions.deferred_card", card_id=printable(press.card_id), edit=edited)
     return outcome
+
+
+async def finish_undo(
+    endpoint: Endpoint, interaction: Click, decision_id: str, received_at: datetime
+) -> UndoClick | None:
+    """A deferred Undo click: sent as the warm path sends it (`undo_click` → `request_restore`), then
+    its card shows the request. Nothing is written here: the executor's conditional claim (EXECUTED →
+    RESTORING) is the one guard, so a redelivery once the executor has it is refused and changes
+    nothing (one before finds the decision still EXECUTED and sends a request the claim then ignores).
+    An AWS error raises: nothing was written, the queue retries."""
+    press = undo_pressed(endpoint, interaction, decision_id, received_at)
+    if isinstance(press, dict):
+        return None
+    answer = await undo_click(endpoint.decide, decision_id, press.approver, now=press.now)
+    if answer.status is None:  # the clicker was answered type 6: the card stays, the log says why
+        log.info(
+            "interactions.deferred_undo_refused", decision_id=printable(decision_id), reason=answer.refused
+        )
+        return answer
+    edited = await edit_card(
+        EditRoutes(webhook=endpoint.webhook, bot=endpoint.sink),
+        interaction,
+        undone_card(answer.status, interaction.rows()),
+        channel_id=answer.channel_id,
+        message_id=answer.message_id,
+        received_at=received_at,
+        now=utcnow(),
+    )
+    logged = log.info if edited in ("webhook", "bot") else log.warning
+    logged("interactions.deferred_card", card_id=printable(decision_id), edit=edited)
+    return answer
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The light half of Discord's interactions: what checks a request and answers it without AWS.
 
 The body size, the Ed25519 signature (`signature_ok`), the strict parse (`parse_interaction`), who
-clicked (`pressed`, `clicker`), and a click put aside for later (`defer`). A cold Lambda answers a click
-with this alone within Discord's 3 seconds (services/serverless/interactions.py), so it imports nothing
-that opens or speaks to the ledger: deciding is services/notifier/interactions.py, imported once the
-container has time for it.
+clicked (`pressed`, `undo_pressed`, `clicker`), and a click put aside for later (`defer`). A cold
+Lambda answers a click with this alone within Discord's 3 seconds (services/serverless/interactions.py),
+so it imports nothing that opens or speaks to the ledger: deciding is services/notifier/interactions.py,
+imported once the container has time for it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 from multidict import CIMultiDict
@@ -66,6 +66,17 @@ class Pressed:
     remedy: str | None = None  # an approval of one of the card's priced choices
 
 
+@dataclass(frozen=True)
+class UndoPressed:
+    """An Undo click by an allowed approver (shared/undo_button.py): `card_id` is the decision's id,
+    which names the card record of its single card."""
+
+    card_id: str
+    approver: Approver
+    now: datetime
+    action: Literal["undo"] = "undo"
+
+
 OnClick = Callable[[Click, bytes], Awaitable[dict[str, Any]]]
 
 
@@ -110,6 +121,16 @@ def pressed(gate: Gate, interaction: Click, now: datetime) -> Pressed | dict[str
     return Pressed(button.card_id, button.action, button.pk, approver, rows, now, button.remedy)
 
 
+def undo_pressed(
+    gate: Gate, interaction: Click, decision_id: str, now: datetime
+) -> UndoPressed | dict[str, Any]:
+    """An Undo click, approver-only like Approve; else the ephemeral refusal (warm, cold and queued alike)."""
+    approver = clicker(gate, interaction, "undo", decision_id)
+    if isinstance(approver, dict):
+        return approver
+    return UndoPressed(decision_id, approver, now)
+
+
 def clicker(gate: Gate, interaction: Click, action: str, card_id: str) -> Approver | dict[str, Any]:
     """Who clicked, when a configured approver (by id or role); else the ephemeral refusal."""
     user, roles = interaction.clicker, interaction.roles
@@ -121,7 +142,7 @@ def clicker(gate: Gate, interaction: Click, action: str, card_id: str) -> Approv
     return Approver(id=user.id, name=name[:128], via="discord")
 
 
-async def defer(deferral: Deferral, body: bytes, press: Pressed) -> dict[str, Any]:
+async def defer(deferral: Deferral, body: bytes, press: Pressed | UndoPressed) -> dict[str, Any]:
     """Queue the click and acknowledge it (type 6); the queue's consumer decides it (followup.py)."""
     try:
         await deferral.enqueue(body, press.now)

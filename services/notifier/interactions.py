@@ -35,11 +35,13 @@ from services.notifier.gate import (  # the light half, re-exported: callers imp
     Gate,
     OnClick,
     Pressed,
+    UndoPressed,
     answer_interaction,
     clicker,
     defer,
     ephemeral,
     pressed,
+    undo_pressed,
 )
 from services.notifier.inbound import Click
 from services.notifier.refusals import BODY_TIMEOUT, Refusals
@@ -47,7 +49,7 @@ from services.notifier.undo import undo_click
 from shared.config import Settings
 from shared.discord_messages import NO_MENTIONS, disabled_components, printable
 from shared.events import utcnow
-from shared.undo import parse_undo
+from shared.undo_button import parse_undo
 from shared.worker import Runtime
 
 if TYPE_CHECKING:  # the bot client (aiohttp) is imported by whoever opens it
@@ -64,6 +66,7 @@ __all__ = [
     "Gate",
     "OnClick",
     "Pressed",
+    "UndoPressed",
     "answer_interaction",
     "build_endpoint",
     "click",
@@ -73,6 +76,8 @@ __all__ = [
     "ephemeral",
     "pressed",
     "undo",
+    "undo_pressed",
+    "undone_card",
 ]
 
 log = structlog.get_logger("cloudthrift.notifier.http")
@@ -101,22 +106,22 @@ async def undo(endpoint: Endpoint, interaction: Click, decision_id: str) -> dict
     """An Undo click, approver-only like Approve: the request is sent (the card's button greyed out)
     or refused to the clicker alone. Nothing is written here: the executor's conditional claim makes
     a double click or a replayed interaction change nothing."""
-    approver = clicker(endpoint, interaction, "undo", decision_id)
-    if isinstance(approver, dict):
-        return approver
+    press = undo_pressed(endpoint, interaction, decision_id, utcnow())
+    if isinstance(press, dict):
+        return press
     try:
-        answer = await undo_click(endpoint.decide, decision_id, approver, now=utcnow())
+        answer = await undo_click(endpoint.decide, decision_id, press.approver, now=press.now)
     except Exception as exc:  # nothing was written: the click is safe to repeat
         log.error("interactions.undo_failed", error=printable(f"{type(exc).__name__}: {exc}"))
         return ephemeral("CloudThrift could not send this undo; please click again in a minute.")
     if answer.status is None:
         return ephemeral(answer.refused or "Nothing to undo.")
-    data = {
-        "content": answer.status,
-        "components": disabled_components(interaction.rows()),
-        "allowed_mentions": NO_MENTIONS,
-    }
-    return {"type": UPDATE_MESSAGE, "data": data}
+    return {"type": UPDATE_MESSAGE, "data": undone_card(answer.status, interaction.rows())}
+
+
+def undone_card(status: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The card once its undo is sent: the request's line first, its buttons greyed out."""
+    return {"content": status, "components": disabled_components(rows), "allowed_mentions": NO_MENTIONS}
 
 
 async def click(

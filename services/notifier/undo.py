@@ -16,6 +16,7 @@ import structlog
 from services.notifier.decide import CARD_PREFIX, DecideDeps
 from shared.discord_messages import escape_markdown
 from shared.events import Approver
+from shared.ledger import Attr
 from shared.undo import request_restore
 
 log = structlog.get_logger("cloudthrift.notifier.undo")
@@ -24,10 +25,13 @@ log = structlog.get_logger("cloudthrift.notifier.undo")
 @dataclass(frozen=True)
 class UndoClick:
     """What the clicker is told: `status` replaces the card's first line when the undo was sent;
-    `refused` is an ephemeral reply otherwise (and nothing was written or sent)."""
+    `refused` is an ephemeral reply otherwise (and nothing was written or sent). `channel_id` and
+    `message_id` name the card's message, for the bot to edit it after a deferred click."""
 
     status: str | None = None
     refused: str | None = None
+    channel_id: str | None = None
+    message_id: str | None = None
 
 
 async def undo_click(deps: DecideDeps, decision_id: str, approver: Approver, *, now: datetime) -> UndoClick:
@@ -50,5 +54,7 @@ async def undo_click(deps: DecideDeps, decision_id: str, approver: Approver, *, 
     who = escape_markdown(approver.name)
     return UndoClick(
         status=f"↩️ Undo requested by {who} at {now:%Y-%m-%d %H:%M} UTC: the executor restores it and "
-        "updates this card."
+        "updates this card.",
+        channel_id=card.get(Attr.CHANNEL_ID),
+        message_id=card.get(Attr.MESSAGE_ID),
     )

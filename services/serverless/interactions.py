@@ -30,7 +30,15 @@ import structlog
 from nacl.signing import VerifyKey
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifier.gate import Deferral, answer_interaction, defer, pressed
+from services.notifier.gate import (
+    Deferral,
+    Pressed,
+    UndoPressed,
+    answer_interaction,
+    defer,
+    pressed,
+    undo_pressed,
+)
 from services.notifier.inbound import Click
 from services.notifier.refusals import Refusals
 from services.serverless import start_logging
@@ -41,6 +49,7 @@ from shared.events import ClickReceived, Envelope, utcnow
 from shared.lambda_container import Container
 from shared.lambda_sqs import handle_sqs_event
 from shared.publisher import Publisher, resolve_queue
+from shared.undo_button import parse_undo
 
 if TYPE_CHECKING:  # the deciding half: imported when a container opens it (`open_endpoint`)
     from services.notifier.interactions import Endpoint
@@ -213,8 +222,13 @@ async def answer_url(state: InteractionsState, request: UrlEvent) -> dict[str, A
 
 
 async def click_deferred(state: InteractionsState, interaction: Click, raw: bytes) -> dict[str, Any]:
-    """A click on a cold container: refused at once if it is not an approver's, queued otherwise."""
-    press = pressed(state, interaction, utcnow())
+    """A click on a cold container: refused at once if it is not an approver's, queued otherwise (an
+    Undo too: the queue's consumer sends it as the warm path does, followup.py `finish_undo`)."""
+    undo_of = parse_undo(interaction.data.custom_id)
+    if undo_of is not None:
+        press: Pressed | UndoPressed | dict[str, Any] = undo_pressed(state, interaction, undo_of, utcnow())
+    else:
+        press = pressed(state, interaction, utcnow())
     if isinstance(press, dict):
         return press
     return await defer(Deferral(state.enqueue, at_once=True), raw, press)

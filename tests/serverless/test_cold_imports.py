@@ -21,6 +21,7 @@ def loaded_by(module: str) -> set[str]:
 def test_the_cold_entry_leaves_the_deciding_half_and_boto3_for_later() -> None:
     modules = loaded_by("services.serverless.interactions")
     assert "services.notifier.gate" in modules and "shared.aws" in modules
+    assert "shared.undo_button" in modules  # an Undo click is recognised, and queued, cold too
     assert {name for name in DEFERRED if name in modules} == set()
 
 
