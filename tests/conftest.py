@@ -10,6 +10,7 @@ import logging
 import os
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.config import Settings
 from shared.worker import Runtime, open_runtime
+from tests.registrations import foreign_registrations, take_out, throwaway_kind
 
 # The fakes of Discord and Gemini live in their own modules; their fixtures are shared from here.
 pytest_plugins = ("tests.fakes.gemini", "tests.fakes.discord")
@@ -62,6 +64,24 @@ def _datadog_off(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("DD_TRACE_ENABLED", "false")
     monkeypatch.setenv("DD_DOGSTATSD_DISABLE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_registrations() -> Iterator[None]:
+    """The kinds' registries are global: a test leaving its own kind, check or remedy registered fails
+    here, by name, and the entry is taken out so the tests after it are not affected."""
+    yield
+    leaked = foreign_registrations()
+    if leaked:
+        take_out(leaked)
+        pytest.fail(f"left registered by this test: {leaked} (register through the throwaway_kind fixture)")
+
+
+@pytest.fixture
+def throwaway() -> Iterator[ModuleType]:
+    """tests/kinds/throwaway_topic.py, registered as the kind `throwaway-topic` for this test only."""
+    with throwaway_kind() as module:
+        yield module
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ executor on moto, with no other file of the project changed: the plug-in promise
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,23 +24,12 @@ from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.config import Settings
 from shared.events import Approver, ScanRequested, utcnow
-from shared.kinds import kinds
 from shared.kinds.pricing import PRICES_FILE
 from shared.ledger import Decision, State
 from shared.worker import Runtime, open_runtime, run_workers
 from tests.fakes.gemini import FakeGemini
 
 KIND = "throwaway-topic"
-
-
-@pytest.fixture
-def throwaway() -> Iterator[Any]:
-    """The kind registered for this test only (importing its module is all a new kind needs)."""
-    module = importlib.import_module("tests.kinds.throwaway_topic")
-    if KIND not in kinds:
-        kinds.register(KIND)(module.ThrowawayTopic)
-    yield module
-    kinds.unregister(KIND)
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ signed click by an approver sends one RestoreRequested, the executor restores, a
 
 from __future__ import annotations
 
-import importlib
 import io
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -18,7 +18,6 @@ from services.executor.restore import handle_restore
 from services.notifier import cards
 from shared.discord import ConsoleDiscord
 from shared.events import Envelope, Finding, parse_event
-from shared.kinds import kinds
 from shared.ledger import Attr, State
 from shared.worker import Runtime
 from tests.executor.helpers import ANALYSIS, REGION, idle_volume, observe, sample_finding
@@ -124,18 +123,10 @@ def _card_undo(finding: Finding) -> str:
     return next(f["value"] for f in card["embeds"][0]["fields"] if f["name"] == "Undo")
 
 
-def test_the_card_says_before_approval_how_it_is_undone_or_that_it_cannot_be() -> None:
+def test_the_card_says_before_approval_how_it_is_undone_or_that_it_cannot_be(throwaway: ModuleType) -> None:
     volume = sample_finding()
     assert _card_undo(volume).startswith("create a volume from the kept snapshot")
     address_key = volume.key.model_copy(update={"kind": "elastic-ip", "check": "unassociated"})
     assert "same public IP" in _card_undo(volume.model_copy(update={"key": address_key}))
-    module = importlib.import_module("tests.kinds.throwaway_topic")
-    registered = "throwaway-topic" not in kinds
-    if registered:
-        kinds.register("throwaway-topic")(module.ThrowawayTopic)
-    try:
-        topic_key = volume.key.model_copy(update={"kind": "throwaway-topic", "check": "unused"})
-        assert "cannot be undone" in _card_undo(volume.model_copy(update={"key": topic_key}))
-    finally:
-        if registered:
-            kinds.unregister("throwaway-topic")
+    topic_key = volume.key.model_copy(update={"kind": "throwaway-topic", "check": "unused"})
+    assert "cannot be undone" in _card_undo(volume.model_copy(update={"key": topic_key}))
