@@ -25,7 +25,7 @@ from multidict import CIMultiDict
 from nacl.signing import VerifyKey
 
 from services.notifier import cards
-from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summary, needs_choice_summary
+from services.notifier.decide import DecideDeps, Outcome, decide, refusal_summary
 from services.notifier.inbound import Click, Ping, parse_interaction, signature_ok
 from services.notifier.refusals import BODY_TIMEOUT, Refusals
 from services.notifier.undo import undo_click
@@ -222,10 +222,8 @@ async def click(
         return ephemeral("CloudThrift could not finish recording this click; please click again in a minute.")
     if not outcome.found:
         return ephemeral("This card is unknown to CloudThrift (was the ledger reset?).")
-    if not outcome.decided and outcome.needs_choice:
-        return ephemeral(needs_choice_summary(outcome))
     if not outcome.decided:
-        return ephemeral(earlier_summary(outcome))
+        return ephemeral(refusal_summary(outcome))
     return {"type": UPDATE_MESSAGE, "data": decided_card(outcome, press.rows, press.approver.name, press.now)}
 
 

@@ -76,12 +76,13 @@ def build_finding(
     rates = prices.rates(key.region)
     priced = check.kind().price(observation, rates)
     monthly = money(sum((item.monthly_usd for item in priced.lines), Decimal(0)))
-    remedies = remedies_of(check, tier=tier, observation=observation)
+    # A resource offered no remedy (`Check.withheld`) saves nothing: no choice, no snapshot, net zero.
+    withheld = check.withheld(observation)
+    remedies = [] if withheld else remedies_of(check, tier=tier, observation=observation)
     choices = tuple(_choice(remedy, observation, rates, monthly) for remedy in remedies)
-    remedy = remedies[0]
-    kept = choices[0].residual_monthly_usd
+    kept = choices[0].residual_monthly_usd if choices else Decimal(0)
     notes = [priced.note] if priced.note else []
-    if kept and remedy.keeps_snapshot:
+    if kept and remedies[0].keeps_snapshot:
         notes.append(prices.notes["snapshot"])
     return Finding(
         key=key,
@@ -94,11 +95,12 @@ def build_finding(
             monthly_usd=monthly,
             lines=tuple(priced.lines),
             snapshot_monthly_usd=kept,
-            net_monthly_saving_usd=money(monthly - kept),
+            net_monthly_saving_usd=money(Decimal(0) if withheld else monthly - kept),
             price_source=rates.source,
             price_date=prices.as_of,
             note=" ".join(notes) or None,
             choices=choices if len(choices) > 1 else (),
+            withheld=withheld[:300] if withheld else None,
         ),
         scan_id=scan_id,
         role_arn=role_arn,

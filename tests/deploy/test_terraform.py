@@ -217,16 +217,6 @@ def test_the_executor_has_what_its_actions_need(module: ModuleConfig) -> None:
     assert any("CreateSnapshot" in c.get("values", []) for s in tagging for c in s.conditions)
 
 
-def test_the_stacks_roles_grant_what_every_kind_check_and_remedy_declares(module: ModuleConfig) -> None:
-    """The stack's scanner and executor policies are written by hand (the member roles' are generated):
-    a remedy or undo that calls something new (an ALB's listener rules: CreateRule) needs it here too."""
-    from shared.kinds import discover
-    from shared.member_policies import cleanup_actions, scan_actions
-
-    assert set(scan_actions(discover())) - actions_of(module, "scanner") == set()
-    assert set(cleanup_actions(discover())) - actions_of(module, "executor") == set()
-
-
 def test_the_executor_may_send_lost_approvals_again_to_its_own_queue_only(module: ModuleConfig) -> None:
     [sweep] = [s for s in module.statements("executor") if s.sid == "RepublishLostApprovals"]
     assert sweep.actions == ("sqs:SendMessage",)

@@ -20,6 +20,19 @@ _TYPES = ("application", "network")
 _TAGS_PER_CALL = 20  # DescribeTags takes up to 20 ARNs
 
 
+# What a protected load balancer's card says instead of offering a clean-up (`Check.withheld`).
+PROTECTED = (
+    "deletion protection is on, so no clean-up is offered: to have it deleted, turn it off "
+    "(deletion_protection.enabled=false) and snooze this card; once the snooze ends a scan offers "
+    "its deletion. Reject to stop hearing about it."
+)
+
+
+def protection_withheld(observation: Observation) -> str | None:
+    """Its owner turned deletion protection on: CloudThrift reports it, never offers to delete it."""
+    return PROTECTED if observation.facts.get("deletion_protection") else None
+
+
 def metric_dimension(arn: str) -> str:
     """CloudWatch's LoadBalancer dimension: the ARN's final part, `app/<name>/<id>` or `net/...`."""
     return arn.split(":loadbalancer/", 1)[-1]
