@@ -13,7 +13,7 @@ from shared.events import FactValue
 from shared.kinds import register
 from shared.kinds.base import Clients, Kind, Metric, Observation, Priced
 from shared.kinds.estate import Estate, Expectation
-from shared.kinds.pricing import Rates, line
+from shared.kinds.pricing import Rates
 
 SEP = ", "
 _TYPES = ("application", "network")
@@ -116,7 +116,7 @@ class LoadBalancer(Kind):
     def price(self, observation: Observation, rates: Rates) -> Priced:
         kind = str(observation.facts.get("type"))
         return Priced(
-            [line(f"{kind} load balancer hours", rates.hours_per_month, "hour", rates[f"elb.{kind}.hour"])],
+            [rates.line(f"{kind} load balancer hours", rates.hours_per_month, "hour", f"elb.{kind}.hour")],
             note="capacity units (LCU/NLCU) are not estimated: an idle load balancer consumes close to none",
         )
 
