@@ -16,6 +16,7 @@ from shared.events import CostEstimate, DecisionKey, Finding, RemedyChoice
 from shared.kinds import Check, Kind, Remedy, remedies_of
 from shared.kinds.base import Observation, Usage
 from shared.kinds.pricing import PriceTable, Rates, money
+from shared.kinds.usage import usage_window
 
 Verdict = Literal["idle", "busy", "opted-out", "too-young", "usage-unknown"]
 
@@ -30,12 +31,17 @@ class ScanPolicy:
     region_concurrency: int = default("cloudthrift_region_concurrency")
     # "kind/check" -> days: a check's own minimum age, instead of the one it declares (`Check.min_age`).
     check_min_age_days: Mapping[str, float] = field(default_factory=dict)
+    # "kind/check" -> days: a usage check's window, instead of its own (`Check.window`).
+    usage_window_days: Mapping[str, float] = field(default_factory=dict)
     # Which tier the proposed remedy keeps its safety snapshot in (CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER).
     safety_snapshot_tier: str = default("cloudthrift_safety_snapshot_tier")
 
     def min_age_for(self, check: Check) -> timedelta:
         own = self.check_min_age_days.get(f"{check.kind.name}/{check.name}")
         return max(self.min_age, check.min_age if own is None else timedelta(days=own))
+
+    def window_for(self, check: Check) -> timedelta:
+        return usage_window(check, self.usage_window_days)
 
 
 def classify(
@@ -44,7 +50,7 @@ def classify(
     """The verdict on one resource for one check, and the check's reason when it is idle."""
     age = now - observation.created_at if observation.created_at is not None else None
     if check.metrics:
-        if age is not None and age < check.window:
+        if age is not None and age < policy.window_for(check):
             return "too-young", None  # younger than the usage window: never idle by usage
         if policy.optout_tag in observation.tags:
             return "opted-out", None  # its usage is not even read (services/scanner/handler.py)

@@ -8,9 +8,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from services.executor.handler import handle_approval
 from services.executor.restore import handle_restore
+from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
 from shared.aws import AwsClients
+from shared.errors import SettingsError
+from shared.events import Envelope, ScanRequested
 from shared.kinds.base import Observation, Usage
 from shared.kinds.load_balancer import (
     ACTIVE_FLOWS,
@@ -20,7 +25,9 @@ from shared.kinds.load_balancer import (
     NoTargets,
     metric_dimension,
 )
+from shared.kinds.pricing import load_prices
 from shared.kinds.signals import read_signals
+from shared.kinds.usage import all_checks, checked_windows
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
 from tests.executor.helpers import approve, restore_request, state_of
@@ -403,3 +410,43 @@ async def test_a_target_registered_after_approval_skips_it(
     assert await _exists(aws, arn)
     decision = await state_of(ledger, finding.key)
     assert decision.state is State.SKIPPED
+
+
+# --- the usage window, configurable (CLOUDTHRIFT_USAGE_WINDOW_DAYS) -----------------------------
+
+
+async def test_an_operators_usage_window_is_the_one_read_and_the_one_aged_against(
+    aws: AwsClients, ledger: Any
+) -> None:
+    """Requests 20 days ago are use over the default 32 days, not over 14; a 20-day-old balancer is
+    too young for 32 days, not for 14. The scanner reads and ages by the operator's window."""
+    called = await _balancer(aws, "called-20-days-ago-alb")
+    await _with_target(aws, called, "called-web")
+    await put(aws, REQUESTS, metric_dimension(called), 50, days_ago=20)
+    young = await _balancer(aws, "twenty-days-alb", days=20)
+    await _with_target(aws, young, "twenty-days-web")
+
+    async def idle_by(policy: ScanPolicy) -> dict[str, str]:
+        deps = ScannerDeps(aws=aws, ledger=ledger, prices=load_prices(), policy=policy)
+        found = await handle_scan(Envelope.wrap(ScanRequested()), deps)
+        return {f.finding.key.resource_id: f.finding.idle_reason for f in found}
+
+    base = {"regions": (REGION,), "kinds": ("load-balancer",), "min_age": timedelta(days=7)}
+    assert await idle_by(ScanPolicy(**base)) == {}
+    shorter = await idle_by(ScanPolicy(**base, usage_window_days={"load-balancer/no-requests": 14}))
+    assert shorter == {
+        called: "no traffic: 0 requests over 14 days",
+        young: "no traffic: 0 requests over 14 days",
+    }
+
+
+def test_a_usage_window_naming_no_usage_check_or_out_of_range_stops_the_worker() -> None:
+    checks = all_checks()
+    assert checked_windows({"rds-instance/no-connections": 60}, checks) == {"rds-instance/no-connections": 60}
+    for wrong in (
+        {"load-balancer/no-targets": 14},
+        {"nat-gateway/no-trafic": 14},
+        {"nat-gateway/no-traffic": 0},
+    ):
+        with pytest.raises(SettingsError, match="CLOUDTHRIFT_USAGE_WINDOW_DAYS"):
+            checked_windows(wrong, checks)
