@@ -15,7 +15,7 @@ from shared.config import default
 from shared.events import CostEstimate, DecisionKey, Finding, RemedyChoice
 from shared.kinds import Check, Kind, Remedy, remedies_of
 from shared.kinds.base import Observation, Usage
-from shared.kinds.pricing import PriceTable, Rates, money
+from shared.kinds.pricing import ESTIMATED, PriceTable, Rates, money
 from shared.kinds.usage import usage_window
 
 Verdict = Literal["idle", "busy", "opted-out", "too-young", "usage-unknown"]
@@ -88,6 +88,9 @@ def build_finding(
     choices = tuple(_choice(remedy, observation, rates, monthly) for remedy in remedies)
     kept = choices[0].residual_monthly_usd if choices else Decimal(0)
     notes = [priced.note] if priced.note else []
+    estimated = [item.item.removesuffix(ESTIMATED) for item in priced.lines if item.item.endswith(ESTIMATED)]
+    if estimated:  # said in the card's footer, beside the table's source
+        notes.append(f"Estimated rates, no checked source: {', '.join(estimated)}.")
     if kept and remedies[0].keeps_snapshot:
         notes.append(prices.notes["snapshot"])
     return Finding(

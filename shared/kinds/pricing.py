@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.events import CostLine
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
+ESTIMATED = " (estimated rate)"  # the end of a cost line's item priced at a rate under `estimates`
 
 
 class MissingPrice(KeyError):
@@ -41,7 +42,7 @@ class Rates:
 
     def line(self, item: str, quantity: Decimal | int, unit: str, dimension: str) -> CostLine:
         """A cost line at this region's rate for `dimension`, saying so when that rate is an estimate."""
-        marked = f"{item} (estimated rate)" if self.is_estimate(dimension) else item
+        marked = f"{item}{ESTIMATED}" if self.is_estimate(dimension) else item
         return line(marked, quantity, unit, self[dimension])
 
     def __getitem__(self, dimension: str) -> Decimal:
