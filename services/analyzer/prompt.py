@@ -52,7 +52,7 @@ Answer with the JSON object of the response schema and nothing else:
   * A released Elastic IP address can never be recovered: partners may have it on an allow-list or DNS
     may point to it, so recommend delete only when nothing suggests it is still referenced.
   * cost.withheld, when present, says why CloudThrift offers no clean-up at all (deletion protection):
-    recommend keep or investigate, never delete.
+    the recommendation is then keep or investigate, never delete.
   * Tags such as env=prod raise the risk; names such as tmp, scratch or test lower it. A volume created
     from a snapshot (facts.source_snapshot_id) can often be re-created from that snapshot.
 - confidence: a number from 0 to 1.
