@@ -150,6 +150,7 @@ def print_report(decisions: list[Decision], settings: Settings, console: Console
     # Findings whose default clean-up loses money (a cold volume's snapshot): never summed into the
     # net; their cheapest-to-keep choice that saves is shown instead, and a human must pick it.
     losing, best_total = 0, Decimal(0)
+    withheld = 0  # reported, offered no clean-up (a load balancer under deletion protection)
     for decision in sorted(decisions, key=lambda d: (d.get(Attr.REGION, ""), d.get(Attr.KIND, ""), d.pk)):
         if "finding" not in decision.attrs:
             continue
@@ -158,7 +159,10 @@ def print_report(decisions: list[Decision], settings: Settings, console: Console
         details = kind_details(finding.kind, facts)
         cost = finding.cost
         shown = f"{cost.net_monthly_saving_usd:.2f}"
-        if cost.loses_money:
+        if cost.withheld:
+            withheld += 1
+            shown = "none offered"
+        elif cost.loses_money:
             best = max(cost.choices, key=lambda c: c.net_monthly_saving_usd, default=None)
             losing += 1
             if best is not None and best.net_monthly_saving_usd > 0:
@@ -183,6 +187,11 @@ def print_report(decisions: list[Decision], settings: Settings, console: Console
         f"${net:.2f}/month saved net of snapshots if cleaned up.[/bold]"
         f" Dry run: {'on' if settings.cloudthrift_dry_run else 'off'}."
     )
+    if withheld:
+        console.print(
+            f"{withheld} of them are offered no clean-up: their cards say why (deletion protection) "
+            "and what their owner can do."
+        )
     if losing:
         console.print(
             f"{losing} of them lose money if snapshotted first (the snapshot costs more than the "

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Minimum age per check, as JSON: {"ebs-snapshot/old": 180}; default: each check\'s own.',
     )
+    cloudthrift_usage_window_days: dict[str, float] = Field(
+        default_factory=dict,
+        description='Usage window per check judged by CloudWatch, as JSON: {"nat-gateway/no-traffic": 14}; '
+        "default: each check's own (32 days).",
+    )
     cloudthrift_min_idle_days: float = Field(
         default=0,
         ge=0,

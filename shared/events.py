@@ -126,17 +126,28 @@ class CostEstimate(_Model):
     note: str | None = None
     # Every remedy of the check, priced (empty for a finding scanned before choices existed).
     choices: tuple[RemedyChoice, ...] = ()
+    # Why this finding is reported but offered no clean-up (a load balancer under deletion protection:
+    # `Check.withheld`), and what its owner can do. Its card has no Approve, Approve all leaves it out
+    # and the ledger refuses its approval; nothing is saved, so the net saving is zero.
+    withheld: str | None = Field(default=None, min_length=1, max_length=300)
 
     @model_serializer(mode="wrap")
     def _without_absent_choices(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No choices serialise as before they existed: a previous reader (extra="forbid") still parses."""
+        """No choices (no withheld reason) serialise as before they existed: a previous reader
+        (extra="forbid") still parses."""
         data: dict[str, Any] = handler(self)
         if not data.get("choices"):
             data.pop("choices", None)
+        if data.get("withheld") is None:
+            data.pop("withheld", None)
         return data
 
     def choice(self, remedy: str) -> RemedyChoice | None:
         return next((c for c in self.choices if c.remedy == remedy), None)
+
+    @property
+    def offers_remedy(self) -> bool:
+        return self.withheld is None
 
     @property
     def loses_money(self) -> bool:

@@ -216,6 +216,7 @@ class Ledger(AuxiliaryRecords):
         expected_decision_id: str | None = None,
         expected_claim_id: str | None = None,
         unless_loses_money: bool = False,
+        unless_withheld: bool = False,
     ) -> TransitionResult:
         """Move one decision from an expected state to `new`, atomically, and record it in its history.
 
@@ -228,6 +229,8 @@ class Ledger(AuxiliaryRecords):
                 renewing or ending its own claim, never one another executor has taken over).
             unless_loses_money: refuse the move when the decision's default clean-up would lose money
                 (a negative `net_monthly_saving_usd`): an approval without a chosen remedy.
+            unless_withheld: refuse the move when the decision is offered no clean-up at all (its
+                `withheld` reason: a load balancer under deletion protection): any approval.
         """
         expected_states = (expected,) if isinstance(expected, State) else tuple(expected)
         for state in expected_states:
@@ -280,6 +283,9 @@ class Ledger(AuxiliaryRecords):
         if unless_loses_money:
             names["#net"] = "net_monthly_saving_usd"
             condition += " AND (attribute_not_exists(#net) OR #net >= :zero)"
+        if unless_withheld:
+            names["#withheld"] = Attr.WITHHELD
+            condition += " AND attribute_not_exists(#withheld)"
         expression = "SET " + ", ".join(sets)
         removed = [f"#r{index}" for index, _ in enumerate(remove)]
         for index, name in enumerate(remove):
@@ -385,4 +391,4 @@ class Ledger(AuxiliaryRecords):
             Attr.FINGERPRINT: finding.fingerprint,
             Attr.FINDING: finding.model_dump_json(),
             Attr.HISTORY: [{"from": "", "to": State.FOUND.value, "at": now.isoformat(), "by": "scanner"}],
-        }
+        } | ({Attr.WITHHELD: finding.cost.withheld} if finding.cost.withheld else {})

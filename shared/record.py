@@ -48,6 +48,8 @@ class Attr(StrEnum):
     FINGERPRINT = "fingerprint"
     MONTHLY_COST_USD = "monthly_cost_usd"
     NET_MONTHLY_SAVING_USD = "net_monthly_saving_usd"
+    # Why no clean-up is offered (`CostEstimate.withheld`): present only then; an approval is refused.
+    WITHHELD = "withheld"
     # the analyzer
     ANALYSIS = "analysis"
     ANALYSIS_SOURCE = "analysis_source"

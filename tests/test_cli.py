@@ -147,7 +147,10 @@ def test_local_once_finds_the_seeded_idle_resources_with_their_costs(tmp_path: P
     assert "111 idle resource(s), $12722.88/month wasted" in done.stdout
     # Issue 14: the five cold volumes (sc1/st1) whose snapshot costs more than they save are not summed
     # into the net (it was $10208.00 with their -$233.30 in it); their cards offer the cheaper choices.
-    assert "$10750.08/month saved net of snapshots" in done.stdout
+    # Issue 16: the three load balancers under deletion protection (one a region, $53.22 in all) are
+    # reported but offered no clean-up: they save nothing ($10750.08 before).
+    assert "$10696.86/month saved net of snapshots" in done.stdout
+    assert "3 of them are offered no clean-up" in done.stdout
     assert "5 of them lose money if snapshotted first" in done.stdout
     assert "--remedy delete" in done.stdout and "archive-snapshot-then-delete" in done.stdout
     assert "trading-db-replica-old" in done.stdout and "2469.00" in done.stdout

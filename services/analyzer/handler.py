@@ -33,7 +33,7 @@ import structlog
 from services.analyzer.answers import GeminiAnswer, GeminiFailure
 from services.analyzer.breaker import CircuitBreaker
 from services.analyzer.costs import ModelPrices
-from services.analyzer.rules import raise_to_floor, rules_analysis
+from services.analyzer.rules import raise_to_floor, rules_analysis, within_offer
 from shared.config import default
 from shared.errors import InvalidEvent, TransientError
 from shared.events import Analysis, Envelope, Finding, ResourceAnalyzed, ResourceFound, utcnow
@@ -208,7 +208,7 @@ async def produce(
         return Produced(floor)
     model = deps.analyst.model
     if cached is not None:
-        return Produced(raise_to_floor(cached, floor), cached=True)
+        return Produced(within_offer(raise_to_floor(cached, floor), finding), cached=True)
     if not deps.breaker.allow():
         return Produced(floor, fallback_reason="circuit breaker open: Gemini skipped for a cool-down")
     try:
@@ -249,7 +249,7 @@ async def produce(
         cost_usd=deps.prices.cost(model, answer.tokens_in, answer.tokens_out) or 0,
     )
     return Produced(
-        raise_to_floor(answer.analysis, floor),
+        within_offer(raise_to_floor(answer.analysis, floor), finding),
         tokens_in=answer.tokens_in,
         tokens_out=answer.tokens_out,
         cost_usd=deps.prices.cost(model, answer.tokens_in, answer.tokens_out),

@@ -51,6 +51,8 @@ Answer with the JSON object of the response schema and nothing else:
     zero or negative (the snapshot would cost as much as the volume, as for sc1/st1 cold volumes).
   * A released Elastic IP address can never be recovered: partners may have it on an allow-list or DNS
     may point to it, so recommend delete only when nothing suggests it is still referenced.
+  * cost.withheld, when present, says why CloudThrift offers no clean-up at all (deletion protection):
+    the recommendation is then keep or investigate, never delete.
   * Tags such as env=prod raise the risk; names such as tmp, scratch or test lower it. A volume created
     from a snapshot (facts.source_snapshot_id) can often be re-created from that snapshot.
 - confidence: a number from 0 to 1.
@@ -112,6 +114,7 @@ def finding_data(finding: Finding, now: datetime) -> dict[str, Any]:
             "net_monthly_saving_usd": str(cost.net_monthly_saving_usd),
             "price_date": cost.price_date,
             "note": cost.note,
+            **({"withheld": cost.withheld} if cost.withheld else {}),
         },
     }
     if finding.created_at is not None:

@@ -32,7 +32,7 @@ def rules_analysis(finding: Finding, now: datetime) -> Analysis:
     reason = advice.risk_reason
     if signals.instruction_like:
         reason = "a tag contains instruction-like text (check who wrote it); " + reason
-    return Analysis(
+    analysis = Analysis(
         summary=clip(advice.summary, 700),
         likely_cause=clip(advice.likely_cause, 300),
         risk=advice.risk,
@@ -41,6 +41,15 @@ def rules_analysis(finding: Finding, now: datetime) -> Analysis:
         confidence=advice.confidence,
         source=RULES,
     )
+    return within_offer(analysis, finding)
+
+
+def within_offer(analysis: Analysis, finding: Finding) -> Analysis:
+    """A finding offered no clean-up (`cost.withheld`: deletion protection) is never recommended for
+    deletion, whatever the model wrote: the card offers no deletion to recommend."""
+    if finding.cost.withheld and analysis.recommendation in ("delete", "snapshot_then_delete"):
+        return analysis.model_copy(update={"recommendation": "keep"})
+    return analysis
 
 
 def raise_to_floor(analysis: Analysis, floor: Analysis) -> Analysis:

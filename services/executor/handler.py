@@ -19,7 +19,7 @@ backoff and the next delivery resumes where this one stopped.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -45,7 +45,7 @@ from shared.events import ApprovalGranted, Envelope, Payload, RestoreRequested, 
 from shared.kinds import Check, Kind, discover, remedies_of
 from shared.kinds.base import Done, Job, Observation, Refused, Remedy, Usage
 from shared.kinds.pricing import PriceTable, load_prices
-from shared.kinds.usage import read_usage
+from shared.kinds.usage import read_usage, usage_window
 from shared.ledger import Attr, Decision, Ledger, State
 from shared.registry import Registry
 from shared.telemetry.metrics import Metrics, NullMetrics, record_execution
@@ -65,6 +65,8 @@ class ExecutionPolicy:
     # In another account the executor acts only through this role (the member clean-up role), never
     # through the read-only scan role the finding was seen with: terraform/modules/member-roles.
     cleanup_role_name: str = default("cloudthrift_cleanup_role_name")
+    # "kind/check" -> days (CLOUDTHRIFT_USAGE_WINDOW_DAYS): the re-check reads the window the scan read.
+    usage_window_days: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,8 @@ async def _usage_now(
     clients: RegionClients, check: Check, observation: Observation, deps: ExecutorDeps
 ) -> Usage | None:
     """A usage check judges by the numbers as they are now, not as they were at the scan."""
-    read = await read_usage(clients, check.metrics, [observation], window=check.window, now=deps.clock())
+    window = usage_window(check, deps.policy.usage_window_days)
+    read = await read_usage(clients, check.metrics, [observation], window=window, now=deps.clock())
     return read.get(observation.resource_id)
 
 

@@ -25,6 +25,7 @@ from shared.discord import ConsoleDiscord, DiscordClient
 from shared.events import ApprovalGranted, Envelope, RestoreRequested
 from shared.executor_status import run_heartbeat
 from shared.kinds import discover
+from shared.kinds.usage import all_checks, checked_windows
 from shared.ledger import Ledger
 from shared.queue import Handler
 from shared.undo import undo_command
@@ -41,6 +42,7 @@ def execution_policy(settings: Settings) -> ExecutionPolicy:
         claim_ttl=timedelta(seconds=settings.cloudthrift_claim_ttl_seconds),
         snapshot_wait_seconds=settings.cloudthrift_snapshot_wait_seconds,
         cleanup_role_name=settings.cloudthrift_cleanup_role_name,
+        usage_window_days=checked_windows(settings.cloudthrift_usage_window_days, all_checks()),
     )
 
 

@@ -110,12 +110,15 @@ def buttons(
     cost: CostEstimate | None = None,
 ) -> list[dict[str, Any]]:
     """Approve (the default remedy), Reject, Snooze; with a single card's priced choices, one Approve
-    per other remedy that saves money, and no default Approve when the default would lose money."""
+    per other remedy that saves money, and no default Approve when the default would lose money. A
+    finding offered no clean-up (`cost.withheld`) gets no Approve of any kind: Reject and Snooze."""
     suffix = " all" if group else ""
     approve = [
         {"type": 2, "style": 3, "label": f"Approve{suffix}", "custom_id": custom_id("approve", card_id, pk)}
     ]
-    if cost is not None and cost.choices:
+    if cost is not None and cost.withheld:
+        approve = []
+    elif cost is not None and cost.choices:
         default = cost.choices[0].remedy
         approve = [] if cost.loses_money else approve
         approve += [
@@ -148,6 +151,8 @@ def undo_text(finding: Finding) -> str:
     from shared.kinds import check_named, remedies_of
     from shared.kinds.recycle_bin import KNOWN_FACT, undo_phrase
 
+    if finding.cost.withheld:
+        return "none: no clean-up is offered"
     try:
         remedies = remedies_of(check_named(finding.kind, finding.check))
     except UnsupportedResource:
@@ -189,6 +194,8 @@ def _age(finding: Finding, now: datetime) -> str:
 
 def _net_saving(cost: CostEstimate) -> str:
     """The default's net saving; when it would lose money, said so (never "$-35.00") and why."""
+    if cost.withheld:
+        return "none: no clean-up is offered (see below)"
     if cost.loses_money:
         return (
             f"none by default: keeping the snapshot ({money(cost.snapshot_monthly_usd)}/month) loses "
@@ -226,6 +233,11 @@ def single_card(
                 "inline": True,
             },
             {"name": "Analysis by", "value": source_label(analysis), "inline": True},
+            *(
+                [{"name": "⛔ No clean-up offered", "value": md(cost.withheld), "inline": False}]
+                if cost.withheld
+                else []
+            ),
             {"name": "Undo", "value": undo_text(finding), "inline": False},
             *([{"name": "Choices", "value": choices_text(cost), "inline": False}] if cost.choices else []),
             {"name": "Tags", "value": tags, "inline": False},
@@ -254,8 +266,9 @@ def group_card(
     apart: Sequence[Finding] = (),
 ) -> dict[str, Any]:
     """One card for many findings of a scan that share account, region and kind. `apart` are the
-    findings of the same window whose default clean-up would lose money: not members (Approve all
-    never includes them), listed here, each on its own card with its priced choices."""
+    findings of the same window whose default clean-up would lose money or that are offered none
+    (`cost.withheld`): not members (Approve all never includes them), listed here, each on its own
+    card (with its priced choices, or without any Approve)."""
     first = items[0][0]
     total = sum((f.cost.monthly_usd for f, _ in items), Decimal(0))
     net = sum((f.cost.net_monthly_saving_usd for f, _ in items), Decimal(0))
@@ -291,16 +304,22 @@ def group_card(
     }
     if apart:
         listed = [
-            f"• `{code(f.key.resource_id)}` {md(f.kind)} {money(f.cost.monthly_usd)}/mo: its default "
-            f"clean-up loses {money(-f.cost.net_monthly_saving_usd)}/month"
+            f"• `{code(f.key.resource_id)}` {md(f.kind)} {money(f.cost.monthly_usd)}/mo: "
+            + (
+                f"no clean-up offered: {md(cut(f.cost.withheld, 90))}"
+                if f.cost.withheld
+                else f"its default clean-up loses {money(-f.cost.net_monthly_saving_usd)}/month"
+            )
             for f in apart[:_LARGEST]
         ]
         more = f"\n…and {len(apart) - _LARGEST} more" if len(apart) > _LARGEST else ""
         embed["fields"].append(
             {
                 "name": f"Not in Approve all: {len(apart)} need their own decision",
-                "value": "The safety snapshot would cost more than the resource saves: each has its own "
-                "card with cheaper choices.\n" + "\n".join(listed) + more,
+                "value": "Each has its own card: with cheaper choices when the safety snapshot would "
+                "cost more than the resource saves, without Approve when no clean-up is offered.\n"
+                + "\n".join(listed)
+                + more,
                 "inline": False,
             }
         )

@@ -146,11 +146,9 @@ def register(app: typer.Typer) -> None:
                     raise typer.Exit(1) from None
                 executor = await describe_now(runtime.ledger) if action == "approve" else None
             if not outcome.decided:
-                from services.notifier.decide import earlier_summary, needs_choice_summary
+                from services.notifier.decide import refusal_summary
 
-                typer.echo(
-                    needs_choice_summary(outcome) if outcome.needs_choice else earlier_summary(outcome)
-                )
+                typer.echo(refusal_summary(outcome))
                 raise typer.Exit(1)
             typer.echo(
                 f"{action}: {len(outcome.decided)} decision(s) by {approver.name}"

@@ -69,6 +69,8 @@ class Outcome:
     earlier: list[Decision] = field(default_factory=list)  # already decided by someone else
     # Left waiting: "approve" without a chosen remedy, whose default clean-up would lose money.
     needs_choice: list[Decision] = field(default_factory=list)
+    # Left waiting: "approve" of a decision offered no clean-up at all (`CostEstimate.withheld`).
+    withheld: list[Decision] = field(default_factory=list)
     published: int = 0
     channel_id: str | None = None
     message_id: str | None = None
@@ -137,6 +139,7 @@ async def decide(
                 now=now,
                 expected_decision_id=decision_id,
                 unless_loses_money=action == "approve" and not remedy,
+                unless_withheld=action == "approve",
             )
         return result.applied, result.current
 
@@ -150,13 +153,18 @@ async def decide(
             and current.state is State.AWAITING_APPROVAL
             and action == "approve"
         ):
-            outcome.needs_choice.append(current)
+            refused = outcome.withheld if current.get(Attr.WITHHELD) else outcome.needs_choice
+            refused.append(current)
         elif current is not None and current.decision_id == decision_id:
             outcome.earlier.append(current)
         # else: the resource started a new cycle since the card was posted; this card no longer decides it
     if pk is not None:
         outcome.found = bool(
-            outcome.decided or outcome.earlier or outcome.needs_choice or moves[0][1] is not None
+            outcome.decided
+            or outcome.earlier
+            or outcome.needs_choice
+            or outcome.withheld
+            or moves[0][1] is not None
         )
         current = moves[0][1]
         if current is not None:
@@ -186,6 +194,7 @@ async def decide(
         decided=len(outcome.decided),
         earlier=len(outcome.earlier),
         needs_choice=len(outcome.needs_choice),
+        withheld=len(outcome.withheld),
         published=outcome.published,
     )
     return outcome
@@ -248,6 +257,21 @@ def needs_choice_summary(outcome: Outcome) -> str:
         f"Not approved: the default clean-up of {pks} would cost more than it saves (its safety snapshot "
         f"costs more than the resource). Choose a remedy on its card, or `--remedy` on the CLI."
     )
+
+
+def withheld_summary(outcome: Outcome) -> str:
+    """Why an approval did nothing: no clean-up is offered for it (deletion protection), and why."""
+    first = outcome.withheld[0]
+    others = f" (and {len(outcome.withheld) - 1} more)" if len(outcome.withheld) > 1 else ""
+    reason = first.finding.cost.withheld or first.get(Attr.WITHHELD)
+    return f"Not approved: {first.key.resource_id}{others} is offered no clean-up: {reason}"
+
+
+def refusal_summary(outcome: Outcome) -> str:
+    """Why a click or a CLI approval decided nothing."""
+    if outcome.withheld:
+        return withheld_summary(outcome)
+    return needs_choice_summary(outcome) if outcome.needs_choice else earlier_summary(outcome)
 
 
 def earlier_summary(outcome: Outcome) -> str:

@@ -32,7 +32,15 @@ from services.notifier.decide import CARD_PREFIX
 from shared.config import default
 from shared.discord import MessageSink
 from shared.errors import PermanentError, TransientError
-from shared.events import EVENT_NAMESPACE, Analysis, Envelope, Finding, ResourceAnalyzed, utcnow
+from shared.events import (
+    EVENT_NAMESPACE,
+    Analysis,
+    CostEstimate,
+    Envelope,
+    Finding,
+    ResourceAnalyzed,
+    utcnow,
+)
 from shared.ledger import Attr, Decision, Ledger, State
 
 log = structlog.get_logger("cloudthrift.notifier")
@@ -210,13 +218,14 @@ async def _sleep_until(deps: NotifierDeps, moment: datetime) -> None:
 async def post_cards(deps: NotifierDeps, members: Sequence[Decision], *, group_window: str | None) -> None:
     """One group card for all `members`, or one card each; then record each as AWAITING_APPROVAL.
 
-    A member whose default clean-up would lose money (its safety snapshot costs more than it saves) is
-    never a group member: Approve all must not include it. It gets its own card with its priced
-    choices, and the group card lists it. The last member (the leader's own decision) stays last."""
+    A member whose default clean-up would lose money (its safety snapshot costs more than it saves),
+    or that is offered no clean-up (a protected load balancer), is never a group member: Approve all
+    must not include it. It gets its own card (its priced choices, or no Approve), and the group card
+    lists it. The last member (the leader's own decision) stays last."""
     status = await deps.executor_status() if deps.executor_status else None
     if group_window is not None:
-        apart = [d for d in members if d.finding.cost.loses_money]
-        together = [d for d in members if not d.finding.cost.loses_money]
+        apart = [d for d in members if _on_its_own(d.finding.cost)]
+        together = [d for d in members if not _on_its_own(d.finding.cost)]
         leader = members[-1] if members and any(d is members[-1] for d in apart) else None
         await _single_cards(deps, [d for d in apart if d is not leader], status)
         # A ledger item holds at most 400 KB: very large groups are split over several group cards.
@@ -234,6 +243,11 @@ async def post_cards(deps: NotifierDeps, members: Sequence[Decision], *, group_w
         await _single_cards(deps, [leader] if leader is not None else [], status)
         return
     await _single_cards(deps, members, status)
+
+
+def _on_its_own(cost: CostEstimate) -> bool:
+    """Never in a group card's Approve all: a clean-up that loses money by default, or none offered."""
+    return cost.loses_money or not cost.offers_remedy
 
 
 async def _single_cards(deps: NotifierDeps, members: Sequence[Decision], status: str | None) -> None:

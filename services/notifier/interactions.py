@@ -24,7 +24,7 @@ import structlog
 from nacl.signing import VerifyKey
 
 from services.notifier import cards
-from services.notifier.decide import DecideDeps, Outcome, decide, earlier_summary, needs_choice_summary
+from services.notifier.decide import DecideDeps, Outcome, decide, refusal_summary
 from services.notifier.gate import (  # the light half, re-exported: callers import it from here too
     CHANNEL_MESSAGE,
     DEFERRED_UPDATE,
@@ -172,10 +172,8 @@ async def click(
         return ephemeral("CloudThrift could not finish recording this click; please click again in a minute.")
     if not outcome.found:
         return ephemeral("This card is unknown to CloudThrift (was the ledger reset?).")
-    if not outcome.decided and outcome.needs_choice:
-        return ephemeral(needs_choice_summary(outcome))
     if not outcome.decided:
-        return ephemeral(earlier_summary(outcome))
+        return ephemeral(refusal_summary(outcome))
     return {"type": UPDATE_MESSAGE, "data": decided_card(outcome, press.rows, press.approver.name, press.now)}
 
 

@@ -247,7 +247,8 @@ async def _usage(
             o
             for o in observations
             if policy.optout_tag not in o.tags
-            and (o.created_at is None or now - o.created_at >= check.window)
+            and (o.created_at is None or now - o.created_at >= policy.window_for(check))
         ]
-        usage[check.name] = await read_usage(clients, check.metrics, candidates, window=check.window, now=now)
+        window = policy.window_for(check)
+        usage[check.name] = await read_usage(clients, check.metrics, candidates, window=window, now=now)
     return usage

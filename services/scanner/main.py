@@ -13,6 +13,7 @@ from shared.errors import SettingsError
 from shared.events import Envelope, ScanRequested
 from shared.kinds import discover
 from shared.kinds.pricing import PRICES_FILE, load_prices
+from shared.kinds.usage import all_checks, checked_windows
 from shared.queue import Handler
 from shared.worker import Runtime, WorkerSpec
 
@@ -35,6 +36,7 @@ def scan_policy(settings: Settings) -> ScanPolicy:
         kinds=tuple(settings.cloudthrift_kinds),
         region_concurrency=settings.cloudthrift_region_concurrency,
         check_min_age_days=settings.cloudthrift_check_min_age_days,
+        usage_window_days=checked_windows(settings.cloudthrift_usage_window_days, all_checks()),
         safety_snapshot_tier=settings.cloudthrift_safety_snapshot_tier,
     )
 

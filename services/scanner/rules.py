@@ -15,7 +15,8 @@ from shared.config import default
 from shared.events import CostEstimate, DecisionKey, Finding, RemedyChoice
 from shared.kinds import Check, Kind, Remedy, remedies_of
 from shared.kinds.base import Observation, Usage
-from shared.kinds.pricing import PriceTable, Rates, money
+from shared.kinds.pricing import ESTIMATED, PriceTable, Rates, money
+from shared.kinds.usage import usage_window
 
 Verdict = Literal["idle", "busy", "opted-out", "too-young", "usage-unknown"]
 
@@ -30,12 +31,17 @@ class ScanPolicy:
     region_concurrency: int = default("cloudthrift_region_concurrency")
     # "kind/check" -> days: a check's own minimum age, instead of the one it declares (`Check.min_age`).
     check_min_age_days: Mapping[str, float] = field(default_factory=dict)
+    # "kind/check" -> days: a usage check's window, instead of its own (`Check.window`).
+    usage_window_days: Mapping[str, float] = field(default_factory=dict)
     # Which tier the proposed remedy keeps its safety snapshot in (CLOUDTHRIFT_SAFETY_SNAPSHOT_TIER).
     safety_snapshot_tier: str = default("cloudthrift_safety_snapshot_tier")
 
     def min_age_for(self, check: Check) -> timedelta:
         own = self.check_min_age_days.get(f"{check.kind.name}/{check.name}")
         return max(self.min_age, check.min_age if own is None else timedelta(days=own))
+
+    def window_for(self, check: Check) -> timedelta:
+        return usage_window(check, self.usage_window_days)
 
 
 def classify(
@@ -44,7 +50,7 @@ def classify(
     """The verdict on one resource for one check, and the check's reason when it is idle."""
     age = now - observation.created_at if observation.created_at is not None else None
     if check.metrics:
-        if age is not None and age < check.window:
+        if age is not None and age < policy.window_for(check):
             return "too-young", None  # younger than the usage window: never idle by usage
         if policy.optout_tag in observation.tags:
             return "opted-out", None  # its usage is not even read (services/scanner/handler.py)
@@ -76,12 +82,16 @@ def build_finding(
     rates = prices.rates(key.region)
     priced = check.kind().price(observation, rates)
     monthly = money(sum((item.monthly_usd for item in priced.lines), Decimal(0)))
-    remedies = remedies_of(check, tier=tier, observation=observation)
+    # A resource offered no remedy (`Check.withheld`) saves nothing: no choice, no snapshot, net zero.
+    withheld = check.withheld(observation)
+    remedies = [] if withheld else remedies_of(check, tier=tier, observation=observation)
     choices = tuple(_choice(remedy, observation, rates, monthly) for remedy in remedies)
-    remedy = remedies[0]
-    kept = choices[0].residual_monthly_usd
+    kept = choices[0].residual_monthly_usd if choices else Decimal(0)
     notes = [priced.note] if priced.note else []
-    if kept and remedy.keeps_snapshot:
+    estimated = [item.item.removesuffix(ESTIMATED) for item in priced.lines if item.item.endswith(ESTIMATED)]
+    if estimated:  # said in the card's footer, beside the table's source
+        notes.append(f"Estimated rates, no checked source: {', '.join(estimated)}.")
+    if kept and remedies[0].keeps_snapshot:
         notes.append(prices.notes["snapshot"])
     return Finding(
         key=key,
@@ -94,11 +104,12 @@ def build_finding(
             monthly_usd=monthly,
             lines=tuple(priced.lines),
             snapshot_monthly_usd=kept,
-            net_monthly_saving_usd=money(monthly - kept),
+            net_monthly_saving_usd=money(Decimal(0) if withheld else monthly - kept),
             price_source=rates.source,
             price_date=prices.as_of,
             note=" ".join(notes) or None,
             choices=choices if len(choices) > 1 else (),
+            withheld=withheld[:300] if withheld else None,
         ),
         scan_id=scan_id,
         role_arn=role_arn,

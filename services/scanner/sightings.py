@@ -101,7 +101,9 @@ async def _maybe_new_cycle(
             Attr.FINGERPRINT: finding.fingerprint,
             Attr.MONTHLY_COST_USD: finding.cost.monthly_usd,
             Attr.NET_MONTHLY_SAVING_USD: finding.cost.net_monthly_saving_usd,
-        },
+        }
+        | ({Attr.WITHHELD: finding.cost.withheld} if finding.cost.withheld else {}),
+        remove=() if finding.cost.withheld else (Attr.WITHHELD,),
         actor="scanner",
         note=f"idle again: new cycle {cycle}",
         now=now,

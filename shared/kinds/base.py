@@ -259,6 +259,14 @@ class Check(ABC):
         scanner prices and the executor runs the same remedy for what the human approved."""
         return self.remedies
 
+    def withheld(self, observation: Observation) -> str | None:
+        """Why this resource, waste as it is, is offered no remedy, and what its owner can do; None: its
+        remedies are offered. A load balancer under deletion protection: its owner asked that it not be
+        deleted, and AWS would refuse. The finding carries the reason (`CostEstimate.withheld`): its
+        card has no Approve, Approve all leaves it out, the ledger refuses its approval. A pure function
+        of facts, like `remedy_order`."""
+        return None
+
     @abstractmethod
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
         """Why the resource is waste, or None when it is in use (usage is None for non-usage checks)."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.events import CostLine
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
+ESTIMATED = " (estimated rate)"  # the end of a cost line's item priced at a rate under `estimates`
 
 
 class MissingPrice(KeyError):
@@ -38,6 +39,11 @@ class Rates:
 
     def is_estimate(self, dimension: str) -> bool:
         return dimension in self.estimated
+
+    def line(self, item: str, quantity: Decimal | int, unit: str, dimension: str) -> CostLine:
+        """A cost line at this region's rate for `dimension`, saying so when that rate is an estimate."""
+        marked = f"{item}{ESTIMATED}" if self.is_estimate(dimension) else item
+        return line(marked, quantity, unit, self[dimension])
 
     def __getitem__(self, dimension: str) -> Decimal:
         try:
@@ -60,6 +66,14 @@ class PriceTable(BaseModel):
     # Region -> dimensions whose rate is an estimate there (see the table's notes for how it was made).
     estimates: dict[str, list[str]] = Field(default_factory=dict)
     fallback_region: str
+    # Where each row's figures come from, and when they were read: a dimension, or a prefix ending in
+    # "." for a family of them (`rds.`). Rows no source covers are listed under `estimates`.
+    sources: dict[str, str] = Field(default_factory=dict)
+
+    def source_of(self, dimension: str) -> str | None:
+        """The most specific source entry covering `dimension` (itself, else its longest prefix)."""
+        covering = [key for key in self.sources if _covers(key, dimension)]
+        return self.sources[max(covering, key=len)] if covering else None
 
     def rates(self, region: str) -> Rates:
         """The region's rates and a source label (which says when the fallback region was used)."""
@@ -80,6 +94,10 @@ class PriceTable(BaseModel):
         for region, extra in rows.items():
             merged.setdefault(region, {}).update(extra)
         return self.model_copy(update={"regions": merged})
+
+
+def _covers(key: str, dimension: str) -> bool:
+    return key == dimension or (key.endswith(".") and dimension.startswith(key))
 
 
 @cache

@@ -12,10 +12,50 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from shared.kinds.base import Clients, Metric, Observation, Usage
+from shared.errors import SettingsError
+from shared.kinds.base import Check, Clients, Metric, Observation, Usage
 
 MAX_QUERIES = 500  # GetMetricData's limit per request
 _HOUR = 3600
+# CloudWatch keeps hourly datapoints 455 days: a longer window would read less than it says.
+MAX_WINDOW_DAYS = 455
+
+
+def all_checks() -> list[Check]:
+    """One of every registered check (the kinds discovered)."""
+    from shared.kinds import discover
+
+    return [check() for _, kind in discover() for _, check in kind.checks]
+
+
+def usage_window(check: Check, overrides: Mapping[str, float]) -> timedelta:
+    """The window `check` reads usage over: the operator's (CLOUDTHRIFT_USAGE_WINDOW_DAYS, keyed
+    `kind/check`) or the check's own. The scanner and the executor's re-check read the same one."""
+    days = overrides.get(f"{check.kind.name}/{check.name}")
+    return check.window if days is None else timedelta(days=days)
+
+
+def checked_windows(overrides: Mapping[str, float], checks: Sequence[Check]) -> dict[str, float]:
+    """CLOUDTHRIFT_USAGE_WINDOW_DAYS once checked: SettingsError for a key naming no usage check or a
+    day count outside 1..455, at start-up, so a typo never silently leaves the default in place."""
+    if problems := _window_problems(overrides, checks):
+        raise SettingsError(f"invalid setting CLOUDTHRIFT_USAGE_WINDOW_DAYS: {'; '.join(problems)}")
+    return dict(overrides)
+
+
+def _window_problems(overrides: Mapping[str, float], checks: Sequence[Check]) -> list[str]:
+    known = {f"{check.kind.name}/{check.name}" for check in checks if check.metrics}
+    problems = [
+        f"{key!r} is not a check judged by usage (known: {', '.join(sorted(known))})"
+        for key in overrides
+        if key not in known
+    ]
+    problems += [
+        f"{key}: {days} days is outside 1..{MAX_WINDOW_DAYS}"
+        for key, days in overrides.items()
+        if not 1 <= days <= MAX_WINDOW_DAYS
+    ]
+    return problems
 
 
 def window_period(window: timedelta) -> int:

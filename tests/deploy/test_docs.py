@@ -48,3 +48,24 @@ def test_the_readme_lists_every_check_by_its_real_name() -> None:
     listed = set(re.findall(r"^\| `([a-z0-9-]+)` / `([a-z0-9-]+)` \|", readme, flags=re.MULTILINE))
     registered = {(name, check) for name, kind in discover() for check in kind.checks.names()}
     assert listed == registered
+
+
+def _iam_row(role: str) -> set[str]:
+    """The actions the guide's IAM table grants `role`, with `svc:Describe{A,B}` spelled out."""
+    row = next(line for line in GUIDE.read_text().splitlines() if line.startswith(f"| {role} |"))
+    actions = set()
+    for service, operations in re.findall(r"`([a-z0-9-]+):([A-Za-z{},]+)`", row):
+        prefix, _, inner = operations.partition("{")
+        names = inner.rstrip("}").split(",") if inner else [""]
+        actions |= {f"{service}:{prefix}{name}" for name in names}
+    return actions
+
+
+def test_the_iam_table_names_every_action_the_kinds_checks_and_remedies_declare() -> None:
+    """A new kind's reads (the scanner) and its remedy's and undo's calls (the executor) are in the
+    guide by their real names, as the registries declare them (shared/member_policies.py)."""
+    from shared.kinds import discover
+    from shared.member_policies import cleanup_actions, scan_actions
+
+    assert set(scan_actions(discover())) - _iam_row("scanner") == set()
+    assert set(cleanup_actions(discover())) - _iam_row("executor") == set()

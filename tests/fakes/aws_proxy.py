@@ -68,6 +68,7 @@ class AwsProxy:
         self.refused: list[tuple[str, str]] = []  # (role ARN, action) refused by a role policy
         self._roles_by_key: dict[str, str] = {}  # access key id -> the role ARN it was issued for
         self.calls: Counter[str] = Counter()  # "service:Operation" -> count
+        self.by_region: Counter[str] = Counter()  # "region service:Operation" -> count
         self.filters: Counter[str] = Counter()  # "service:Operation filter-name" -> count
         self._port = port
         self.recycle_bin = recycle_bin  # region -> rules {Identifier, ResourceType, RetentionPeriod, ...}
@@ -104,6 +105,7 @@ class AwsProxy:
         access_key, region, service = scope.groups() if scope else ("", "", "")
         operation = _operation(request, body)
         self.calls[f"{service}:{operation}"] += 1
+        self.by_region[f"{region} {service}:{operation}"] += 1
         for name in _filter_names(body):
             self.filters[f"{service}:{operation} {name}"] += 1
         delay = self.delays.get(region, self.default_delay)

@@ -8,9 +8,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from services.executor.handler import handle_approval
 from services.executor.restore import handle_restore
+from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
 from shared.aws import AwsClients
+from shared.errors import SettingsError
+from shared.events import Envelope, ScanRequested
 from shared.kinds.base import Observation, Usage
 from shared.kinds.load_balancer import (
     ACTIVE_FLOWS,
@@ -20,7 +25,9 @@ from shared.kinds.load_balancer import (
     NoTargets,
     metric_dimension,
 )
+from shared.kinds.pricing import load_prices
 from shared.kinds.signals import read_signals
+from shared.kinds.usage import all_checks, checked_windows
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
 from tests.executor.helpers import approve, restore_request, state_of
@@ -167,11 +174,80 @@ async def test_delete_then_its_own_target_groups_only(aws: AwsClients, ledger: A
     assert [listener["Port"] for listener in configuration["Listeners"]] == [80]
 
 
-async def test_the_undo_recreates_it_its_target_group_and_listener(
+async def _routed(aws: AwsClients, arn: str, own: str) -> None:
+    """What an ALB's configuration is mostly made of beyond its default action: rules on its HTTP
+    listener (forward by path to its own group, a fixed response by host, a redirect by header) and
+    an HTTPS listener with a default and an additional (SNI) certificate."""
+    elbv2, acm = await aws.client("elbv2", REGION), await aws.client("acm", REGION)
+    [http] = (await elbv2.describe_listeners(LoadBalancerArn=arn))["Listeners"]
+    rules = (
+        (5, {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}},
+         {"Type": "forward", "TargetGroupArn": own}),
+        (10, {"Field": "host-header", "HostHeaderConfig": {"Values": ["status.example.com"]}},
+         {"Type": "fixed-response",
+          "FixedResponseConfig": {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "ok"}}),
+        (20, {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Old", "Values": ["1"]}},
+         {"Type": "redirect",
+          "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}),
+    )  # fmt: skip
+    for priority, condition, action in rules:
+        await elbv2.create_rule(
+            ListenerArn=http["ListenerArn"], Priority=priority, Conditions=[condition], Actions=[action]
+        )
+    default, extra = [
+        (await acm.request_certificate(DomainName=name))["CertificateArn"]
+        for name in ("shop.example.com", "old-shop.example.com")
+    ]
+    https = await elbv2.create_listener(
+        LoadBalancerArn=arn, Protocol="HTTPS", Port=443, Certificates=[{"CertificateArn": default}],
+        SslPolicy="ELBSecurityPolicy-2016-08", DefaultActions=[{"Type": "forward", "TargetGroupArn": own}],
+    )  # fmt: skip
+    await elbv2.add_listener_certificates(
+        ListenerArn=https["Listeners"][0]["ListenerArn"], Certificates=[{"CertificateArn": extra}]
+    )
+
+
+async def _listeners(aws: AwsClients, arn: str) -> dict[int, dict[str, Any]]:
+    """Each listener by port as a human compares two load balancers: target groups by name, rules by
+    priority (default rule aside), certificates by ARN."""
+    elbv2 = await aws.client("elbv2", REGION)
+
+    async def named(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for action in actions:
+            action = {k: v for k, v in action.items() if k not in ("ForwardConfig", "Order")}
+            if "TargetGroupArn" in action:
+                [group] = (await elbv2.describe_target_groups(TargetGroupArns=[action["TargetGroupArn"]]))[
+                    "TargetGroups"
+                ]
+                action["TargetGroupArn"] = group["TargetGroupName"]
+            out.append(action)
+        return out
+
+    found = {}
+    for listener in (await elbv2.describe_listeners(LoadBalancerArn=arn))["Listeners"]:
+        rules = (await elbv2.describe_rules(ListenerArn=listener["ListenerArn"]))["Rules"]
+        certificates = await elbv2.describe_listener_certificates(ListenerArn=listener["ListenerArn"])
+        found[listener["Port"]] = {
+            "Protocol": listener["Protocol"],
+            "SslPolicy": listener.get("SslPolicy"),
+            "DefaultActions": await named(listener["DefaultActions"]),
+            "Certificates": sorted(c["CertificateArn"] for c in certificates.get("Certificates", [])),
+            "Rules": [
+                (rule["Priority"], rule["Conditions"], await named(rule["Actions"]))
+                for rule in sorted(rules, key=lambda r: str(r["Priority"]))
+                if not rule.get("IsDefault")
+            ],
+        }
+    return found
+
+
+async def test_the_undo_recreates_it_its_target_group_and_listeners_with_their_rules(
     aws: AwsClients, ledger: Any, make_deps: Any
 ) -> None:
     arn = await _balancer(aws, "undone-alb")
     own = await _with_target(aws, arn, "undone-web")
+    await _routed(aws, arn, own)
     elbv2 = await aws.client("elbv2", REGION)
     await elbv2.modify_target_group(
         TargetGroupArn=own, HealthCheckPath="/healthz", HealthCheckIntervalSeconds=15
@@ -179,6 +255,8 @@ async def test_the_undo_recreates_it_its_target_group_and_listener(
     [before] = (await elbv2.describe_load_balancers(LoadBalancerArns=[arn]))["LoadBalancers"]
     [group_before] = (await elbv2.describe_target_groups(TargetGroupArns=[own]))["TargetGroups"]
     targets_before = (await elbv2.describe_target_health(TargetGroupArn=own))["TargetHealthDescriptions"]
+    listeners_before = await _listeners(aws, arn)
+    assert len(listeners_before[80]["Rules"]) == 3 and len(listeners_before[443]["Certificates"]) == 2
     finding = await finding_of(aws, "load-balancer", arn, check_name="no-requests")
     event = await approve(ledger, finding)
     await handle_approval(event, make_deps())
@@ -192,9 +270,8 @@ async def test_the_undo_recreates_it_its_target_group_and_listener(
     [after] = (await elbv2.describe_load_balancers(LoadBalancerArns=[new_arn]))["LoadBalancers"]
     for field in ("LoadBalancerName", "Type", "Scheme", "VpcId", "AvailabilityZones", "IpAddressType"):
         assert after.get(field) == before.get(field), field
-    [listener] = (await elbv2.describe_listeners(LoadBalancerArn=new_arn))["Listeners"]
-    [action] = listener["DefaultActions"]
-    [group] = (await elbv2.describe_target_groups(TargetGroupArns=[action["TargetGroupArn"]]))["TargetGroups"]
+    assert await _listeners(aws, new_arn) == listeners_before  # rules, certificates, actions
+    [group] = (await elbv2.describe_target_groups(Names=["undone-web"]))["TargetGroups"]
     for field in (
         "TargetGroupName",
         "Protocol",
@@ -208,7 +285,6 @@ async def test_the_undo_recreates_it_its_target_group_and_listener(
         "TargetHealthDescriptions"
     ]
     assert [t["Target"]["Id"] for t in targets] == [t["Target"]["Id"] for t in targets_before]
-    assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
 
 
 async def test_deletion_protection_is_refused_in_dry_run_and_for_real(
@@ -334,3 +410,43 @@ async def test_a_target_registered_after_approval_skips_it(
     assert await _exists(aws, arn)
     decision = await state_of(ledger, finding.key)
     assert decision.state is State.SKIPPED
+
+
+# --- the usage window, configurable (CLOUDTHRIFT_USAGE_WINDOW_DAYS) -----------------------------
+
+
+async def test_an_operators_usage_window_is_the_one_read_and_the_one_aged_against(
+    aws: AwsClients, ledger: Any
+) -> None:
+    """Requests 20 days ago are use over the default 32 days, not over 14; a 20-day-old balancer is
+    too young for 32 days, not for 14. The scanner reads and ages by the operator's window."""
+    called = await _balancer(aws, "called-20-days-ago-alb")
+    await _with_target(aws, called, "called-web")
+    await put(aws, REQUESTS, metric_dimension(called), 50, days_ago=20)
+    young = await _balancer(aws, "twenty-days-alb", days=20)
+    await _with_target(aws, young, "twenty-days-web")
+
+    async def idle_by(policy: ScanPolicy) -> dict[str, str]:
+        deps = ScannerDeps(aws=aws, ledger=ledger, prices=load_prices(), policy=policy)
+        found = await handle_scan(Envelope.wrap(ScanRequested()), deps)
+        return {f.finding.key.resource_id: f.finding.idle_reason for f in found}
+
+    base = {"regions": (REGION,), "kinds": ("load-balancer",), "min_age": timedelta(days=7)}
+    assert await idle_by(ScanPolicy(**base)) == {}
+    shorter = await idle_by(ScanPolicy(**base, usage_window_days={"load-balancer/no-requests": 14}))
+    assert shorter == {
+        called: "no traffic: 0 requests over 14 days",
+        young: "no traffic: 0 requests over 14 days",
+    }
+
+
+def test_a_usage_window_naming_no_usage_check_or_out_of_range_stops_the_worker() -> None:
+    checks = all_checks()
+    assert checked_windows({"rds-instance/no-connections": 60}, checks) == {"rds-instance/no-connections": 60}
+    for wrong in (
+        {"load-balancer/no-targets": 14},
+        {"nat-gateway/no-trafic": 14},
+        {"nat-gateway/no-traffic": 0},
+    ):
+        with pytest.raises(SettingsError, match="CLOUDTHRIFT_USAGE_WINDOW_DAYS"):
+            checked_windows(wrong, checks)

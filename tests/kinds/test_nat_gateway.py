@@ -11,11 +11,13 @@ import pytest
 
 from services.executor.handler import handle_approval
 from services.executor.restore import handle_restore
-from services.scanner.rules import ScanPolicy, classify
+from services.scanner.rules import ScanPolicy, build_finding, classify
 from shared.aws import AwsClients
+from shared.events import DecisionKey
 from shared.kinds import kind_named
 from shared.kinds.base import Observation, Usage
 from shared.kinds.nat_gateway import KEEP_ADDRESS_TAG, NAT_METRICS, NoTraffic
+from shared.kinds.pricing import load_prices
 from shared.kinds.signals import read_signals
 from shared.ledger import State
 from tests.executor.conftest import aws, botocore_session, clock, ledger, make_deps, metrics, reporter
@@ -42,6 +44,24 @@ def test_no_traffic_is_idle_and_the_reason_gives_the_numbers() -> None:
     reason = NoTraffic().verdict(_observation(), _usage())
     assert reason is not None
     assert "0 active connections (peak)" in reason and "0 bytes out" in reason and "over 32 days" in reason
+
+
+def test_a_rate_no_checked_source_covers_is_said_to_be_an_estimate_on_the_card() -> None:
+    """The NAT gateway hour is sourced in us-east-1, estimated in eu-west-1: the card's footer says so."""
+    check, observation = NoTraffic(), Observation("nat-1", {"address_count": 1}, {}, NOW - timedelta(days=60))
+    notes = {}
+    for region in ("us-east-1", "eu-west-1"):
+        key = DecisionKey(
+            account_id="123456789012",
+            region=region,
+            kind="nat-gateway",
+            check="no-traffic",
+            resource_id="nat-1",
+        )
+        finding = build_finding(check, observation, "no traffic", key, load_prices(), now=NOW, scan_id="s")
+        notes[region] = finding.cost.note or ""
+    assert "Estimated rates" not in notes["us-east-1"]
+    assert "Estimated rates, no checked source: NAT gateway hours." in notes["eu-west-1"]
 
 
 @pytest.mark.parametrize("metric", [m.name for m in NAT_METRICS])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import pkgutil
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -79,6 +80,24 @@ def test_every_billed_dimension_has_a_price_in_every_region(kind: type[Kind]) ->
     for region, rates in table.regions.items():
         missing = set(kind.dimensions) - set(rates)
         assert not missing, f"{region} has no price for {sorted(missing)}"
+
+
+def test_every_price_row_names_its_source_and_the_unsourced_ones_are_estimates() -> None:
+    """No figure without its source and date: a row no checked source covers is an estimate in every
+    region, and a card's cost line says so."""
+    table = load_prices()
+    for region, rates in table.regions.items():
+        for dimension in rates:
+            source = table.source_of(dimension)
+            assert source and re.search(r"20\d\d-\d\d", source), f"{dimension}: no source and date"
+            if source.startswith("no checked source"):
+                assert dimension in table.estimates.get(region, []), f"{region} {dimension}"
+    eu, us = table.rates("eu-west-1"), table.rates("us-east-1")
+    assert eu.line("NAT gateway hours", 730, "hour", "vpc.nat_gateway.hour").item.endswith("(estimated rate)")
+    assert us.line("NAT gateway hours", 730, "hour", "vpc.nat_gateway.hour").item == "NAT gateway hours"
+    assert us.line("db.t3.micro hours", 730, "hour", "rds.mysql.db.t3.micro.hour").item.endswith(
+        "(estimated rate)"
+    )
 
 
 def test_the_scanner_role_grants_every_read_a_kind_or_check_declares() -> None:

@@ -12,7 +12,7 @@ from shared.events import FactValue
 from shared.kinds import register
 from shared.kinds.base import Clients, Kind, Metric, Observation, Priced
 from shared.kinds.estate import Estate, Expectation
-from shared.kinds.pricing import Rates, line
+from shared.kinds.pricing import Rates
 
 _TAGS_PER_CALL = 20  # DescribeTags takes up to 20 names
 
@@ -68,9 +68,8 @@ class ClassicLoadBalancer(Kind):
         return Observation(raw["LoadBalancerName"], facts, tags, raw.get("CreatedTime"))
 
     def price(self, observation: Observation, rates: Rates) -> Priced:
-        hourly = rates["elb.classic.hour"]
         return Priced(
-            [line("Classic Load Balancer hours", rates.hours_per_month, "hour", hourly)],
+            [rates.line("Classic Load Balancer hours", rates.hours_per_month, "hour", "elb.classic.hour")],
             note="data processed per GB is not estimated: an idle load balancer processes close to none",
         )
 

@@ -13,11 +13,24 @@ from shared.events import FactValue
 from shared.kinds import register
 from shared.kinds.base import Clients, Kind, Metric, Observation, Priced
 from shared.kinds.estate import Estate, Expectation
-from shared.kinds.pricing import Rates, line
+from shared.kinds.pricing import Rates
 
 SEP = ", "
 _TYPES = ("application", "network")
 _TAGS_PER_CALL = 20  # DescribeTags takes up to 20 ARNs
+
+
+# What a protected load balancer's card says instead of offering a clean-up (`Check.withheld`).
+PROTECTED = (
+    "deletion protection is on, so no clean-up is offered: to have it deleted, turn it off "
+    "(deletion_protection.enabled=false) and snooze this card; once the snooze ends a scan offers "
+    "its deletion. Reject to stop hearing about it."
+)
+
+
+def protection_withheld(observation: Observation) -> str | None:
+    """Its owner turned deletion protection on: CloudThrift reports it, never offers to delete it."""
+    return PROTECTED if observation.facts.get("deletion_protection") else None
 
 
 def metric_dimension(arn: str) -> str:
@@ -103,7 +116,7 @@ class LoadBalancer(Kind):
     def price(self, observation: Observation, rates: Rates) -> Priced:
         kind = str(observation.facts.get("type"))
         return Priced(
-            [line(f"{kind} load balancer hours", rates.hours_per_month, "hour", rates[f"elb.{kind}.hour"])],
+            [rates.line(f"{kind} load balancer hours", rates.hours_per_month, "hour", f"elb.{kind}.hour")],
             note="capacity units (LCU/NLCU) are not estimated: an idle load balancer consumes close to none",
         )
 

@@ -7,7 +7,13 @@ from datetime import datetime, timedelta
 from shared.events import Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, clip, confidence, idle_text, usd
 from shared.kinds.base import Check, Observation, Usage
-from shared.kinds.load_balancer.kind import ACTIVE_FLOWS, NEW_FLOWS, REQUESTS, LoadBalancer
+from shared.kinds.load_balancer.kind import (
+    ACTIVE_FLOWS,
+    NEW_FLOWS,
+    REQUESTS,
+    LoadBalancer,
+    protection_withheld,
+)
 from shared.kinds.load_balancer.no_targets import has_nothing_behind_it
 from shared.kinds.signals import Signals
 
@@ -20,6 +26,9 @@ class NoRequests(Check):
     window = timedelta(days=32)
     permissions = ("cloudwatch:GetMetricData",)
     remedies = ("delete",)
+
+    def withheld(self, observation: Observation) -> str | None:
+        return protection_withheld(observation)
 
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
         if has_nothing_behind_it(observation):
@@ -34,7 +43,7 @@ class NoRequests(Check):
             numbers = f"{values['RequestCount']:,.0f} requests"
         reason = f"no traffic: {numbers} over {days} days"
         if observation.facts.get("deletion_protection"):
-            reason += "; deletion protection is on: CloudThrift will not delete it"
+            reason += "; deletion protection is on"
         return reason
 
     def busy_reason(self, observation: Observation) -> str:
@@ -50,7 +59,11 @@ class NoRequests(Check):
             f"{finding.idle_reason}. "
             f"It costs {usd(finding.cost.monthly_usd)}/month before capacity units. It has "
             f"{facts.get('target_group_count')} target group(s) and {healthy} healthy target(s). "
-            "Deleting it frees its DNS name: a recreated one gets a new name."
+            + (
+                "Deletion protection is on: no clean-up is offered until its owner turns it off."
+                if protected
+                else "Deleting it frees its DNS name: a recreated one gets a new name."
+            )
         )
         cause = (
             "Its targets are healthy but nothing calls it: clients moved to another endpoint"
@@ -60,7 +73,7 @@ class NoRequests(Check):
         risk: Risk
         recommendation: Recommendation
         if protected:
-            risk, reason, recommendation = "high", "deletion protection is on: it will not be deleted", "keep"
+            risk, reason, recommendation = "high", "deletion protection is on: no clean-up is offered", "keep"
         elif s.keep:
             risk, reason, recommendation = "high", f"marked to be kept ({s.keep})", "keep"
         elif s.prod:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from shared.events import Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, clip, confidence, idle_text, usd
 from shared.kinds.base import Check, Observation, Usage
-from shared.kinds.load_balancer.kind import LoadBalancer
+from shared.kinds.load_balancer.kind import LoadBalancer, protection_withheld
 from shared.kinds.signals import Signals
 
 
@@ -29,6 +29,9 @@ class NoTargets(Check):
     # Infrastructure code often creates the load balancer before its targets exist: a week's grace.
     min_age = timedelta(days=7)
 
+    def withheld(self, observation: Observation) -> str | None:
+        return protection_withheld(observation)
+
     def verdict(self, observation: Observation, usage: Usage | None) -> str | None:
         if not has_nothing_behind_it(observation):
             return None
@@ -36,7 +39,7 @@ class NoTargets(Check):
         behind = f"{groups} target group(s), all empty" if groups else "no target group"
         reason = f"nothing behind it: {behind}, and no listener that redirects or answers by itself"
         if observation.facts.get("deletion_protection"):
-            reason += "; deletion protection is on: CloudThrift will not delete it"
+            reason += "; deletion protection is on"
         return reason
 
     def busy_reason(self, observation: Observation) -> str:
@@ -48,13 +51,18 @@ class NoTargets(Check):
             f"{str(facts.get('type')).capitalize()} load balancer {str(facts.get('name'))[:60]!r} "
             f"({facts.get('scheme')}) in {finding.key.region}, {idle_text(finding, now)}: "
             f"{finding.idle_reason}. It costs {usd(finding.cost.monthly_usd)}/month and any request it "
-            "gets fails. Deleting it frees its DNS name: a recreated one gets a new name."
+            "gets fails. "
+            + (
+                "Deletion protection is on: no clean-up is offered until its owner turns it off."
+                if facts.get("deletion_protection")
+                else "Deleting it frees its DNS name: a recreated one gets a new name."
+            )
         )
         cause = "Its targets were deregistered or terminated (a retired service) and the load balancer kept"
         risk: Risk
         recommendation: Recommendation
         if facts.get("deletion_protection"):
-            risk, reason, recommendation = "high", "deletion protection is on: it will not be deleted", "keep"
+            risk, reason, recommendation = "high", "deletion protection is on: no clean-up is offered", "keep"
         elif s.keep:
             risk, reason, recommendation = "high", f"marked to be kept ({s.keep})", "keep"
         elif s.prod:

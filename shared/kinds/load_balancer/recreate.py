@@ -1,4 +1,5 @@
-"""The undo of a deleted ALB/NLB: recreated from the configuration its remedy recorded (remedies.py)."""
+"""The undo of a deleted ALB/NLB: recreated from the configuration its remedy recorded (remedies.py),
+its listeners with their rules and certificates (listeners.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from typing import Any
 
 from shared.aws import is_error
 from shared.kinds.base import Clients, Refused, Restored, UndoJob
+from shared.kinds.load_balancer import listeners
 from shared.kinds.load_balancer.kind import LoadBalancer
 
 
 async def recreate(clients: Clients, job: UndoJob) -> Restored | Refused:
     """The same name, type, scheme, subnets, security groups, target groups it alone used (health
-    checks, targets) and listeners pointed at them; a new ARN and DNS name. What an earlier attempt
-    made (found by name, by port) is reused."""
+    checks, targets) and listeners (rules, certificates) pointed at them; a new ARN and DNS name.
+    What an earlier attempt made (found by name, by port, by priority) is reused."""
     raw = job.record.get("configuration")
     if not raw:
         return Refused("the load balancer's configuration was not recorded: nothing to recreate it from")
@@ -22,20 +24,10 @@ async def recreate(clients: Clients, job: UndoJob) -> Restored | Refused:
     elbv2 = await clients("elbv2")
     arn = await _recreate_balancer(elbv2, config, job)
     groups = {g["TargetGroupArn"]: await _recreate_group(elbv2, g, job) for g in config["TargetGroups"]}
-    existing = await elbv2.describe_listeners(LoadBalancerArn=arn)
-    ports = {listener["Port"] for listener in existing.get("Listeners", [])}
-    for listener in config["Listeners"]:
-        if listener["Port"] in ports:
-            continue
-        arguments = {k: listener[k] for k in _LISTENER_FIELDS if listener.get(k)}
-        await job.guard()
-        await elbv2.create_listener(
-            LoadBalancerArn=arn, DefaultActions=_remapped(listener["DefaultActions"], groups), **arguments
-        )
+    await listeners.recreate(elbv2, arn, config["Listeners"], groups, job)
     return Restored("recreate_load_balancer", arn, {"old_dns_name": job.record.get("dns_name")})
 
 
-_LISTENER_FIELDS = ("Protocol", "Port", "SslPolicy", "Certificates", "AlpnPolicy")
 _GROUP_FIELDS = (
     "Protocol", "ProtocolVersion", "Port", "VpcId", "HealthCheckProtocol", "HealthCheckPort",
     "HealthCheckEnabled", "HealthCheckPath", "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds",
@@ -79,25 +71,3 @@ async def _recreate_group(elbv2: Any, group: Mapping[str, Any], job: UndoJob) ->
     if group.get("Targets"):
         await elbv2.register_targets(TargetGroupArn=arn, Targets=group["Targets"])
     return arn
-
-
-def _remapped(actions: list[dict[str, Any]], groups: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Listener actions with each deleted target group's ARN replaced by its recreated one."""
-    out = []
-    for action in actions:
-        action = {k: v for k, v in action.items() if v not in (None, [], {})}
-        if action.get("TargetGroupArn") in groups:
-            action["TargetGroupArn"] = groups[action["TargetGroupArn"]]
-        forward = action.get("ForwardConfig")
-        if forward:
-            action["ForwardConfig"] = {
-                **forward,
-                "TargetGroups": [
-                    {**t, "TargetGroupArn": groups.get(t["TargetGroupArn"], t["TargetGroupArn"])}
-                    for t in forward.get("TargetGroups", [])
-                ],
-            }
-            if "TargetGroupArn" in action:
-                action.pop("ForwardConfig")  # AWS takes one of the two
-        out.append(action)
-    return out

@@ -5,20 +5,19 @@ so) but never deleted: the remedy refuses it, in a dry run as for real. AWS refu
 (it deletes a protected one), so the refusal is ours, read from the attributes right before acting.
 
 Undo: recreate it from the configuration recorded with the decision (scheme, subnets, security groups,
-listeners with their certificates and default actions, target groups with health checks and targets).
-The DNS name changes: the card says so. Listener rules beyond the default action are not recorded yet,
-so they are not recreated either (recreate.py).
+listeners with their default actions, rules and certificates, target groups with health checks and targets).
+The DNS name changes: the card says so. Listener rules beyond the default action and additional
+(SNI) certificates are recorded and recreated too (listeners.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from shared.aws import is_error
 from shared.kinds.base import Clients, Done, Job, Refused, Remedy, Restored, UndoJob
+from shared.kinds.load_balancer import listeners
 from shared.kinds.load_balancer.kind import SEP, LoadBalancer
 from shared.kinds.load_balancer.recreate import recreate
 
@@ -32,6 +31,7 @@ class Delete(Remedy):
     )
     permissions = (
         "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeListenerCertificates",
         "elasticloadbalancing:DeleteLoadBalancer",
         "elasticloadbalancing:DeleteTargetGroup",
         # the undo
@@ -39,11 +39,14 @@ class Delete(Remedy):
         "elasticloadbalancing:CreateTargetGroup",
         "elasticloadbalancing:RegisterTargets",
         "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:CreateRule",
+        "elasticloadbalancing:AddListenerCertificates",
         "elasticloadbalancing:AddTags",
     )
     undo = (
-        "recreate it from the recorded configuration (scheme, subnets, security groups, listeners, "
-        "target groups with health checks and targets); its DNS name will change"
+        "recreate it from the recorded configuration (scheme, subnets, security groups, listeners with "
+        "their rules and certificates, target groups with health checks and targets); its DNS name "
+        "will change"
     )
 
     async def apply(self, clients: Clients, job: Job) -> Done | Refused:
@@ -112,13 +115,12 @@ def _groups_record(job: Job) -> dict[str, Any]:
 async def _configuration(elbv2: Any, job: Job) -> dict[str, Any]:
     """What an undo needs, recorded with the decision before anything is deleted."""
     balancer = (await elbv2.describe_load_balancers(LoadBalancerArns=[job.resource_id]))["LoadBalancers"][0]
-    listeners = (await elbv2.describe_listeners(LoadBalancerArn=job.resource_id)).get("Listeners", [])
     groups = []
     for arn in _exclusive(job):
         found = (await elbv2.describe_target_groups(TargetGroupArns=[arn]))["TargetGroups"][0]
         health = await elbv2.describe_target_health(TargetGroupArn=arn)
         targets = [d["Target"] for d in health.get("TargetHealthDescriptions", [])]
-        groups.append({**_plain(found), "Targets": targets})
+        groups.append({**listeners.plain(found), "Targets": targets})
     configuration = {
         "Name": balancer.get("LoadBalancerName"),
         "Type": balancer.get("Type"),
@@ -126,12 +128,8 @@ async def _configuration(elbv2: Any, job: Job) -> dict[str, Any]:
         "Subnets": [z.get("SubnetId") for z in balancer.get("AvailabilityZones", [])],
         "SecurityGroups": balancer.get("SecurityGroups", []),
         "IpAddressType": balancer.get("IpAddressType"),
-        "Listeners": [_plain(listener) for listener in listeners],
+        "Listeners": await listeners.record(elbv2, job.resource_id),
         "TargetGroups": groups,
         "Tags": dict(job.tags),
     }
     return {**_groups_record(job), "configuration": json.dumps(configuration, default=str, sort_keys=True)}
-
-
-def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in record.items() if not isinstance(value, datetime)}

@@ -17,7 +17,7 @@ from shared.events import FactValue
 from shared.kinds import register
 from shared.kinds.base import Clients, Kind, Metric, Observation, Priced, Usage, tags_of
 from shared.kinds.estate import Estate, Expectation, tag_spec
-from shared.kinds.pricing import Rates, line
+from shared.kinds.pricing import Rates
 
 KEEP_ADDRESS_TAG = "cloudthrift:keep-address"  # on the gateway: delete it but keep its Elastic IP(s)
 SEP = ", "
@@ -82,11 +82,11 @@ class NatGateway(Kind):
 
     def price(self, observation: Observation, rates: Rates) -> Priced:
         hours = Decimal(rates.hours_per_month)
-        lines = [line("NAT gateway hours", hours, "hour", rates["vpc.nat_gateway.hour"])]
+        lines = [rates.line("NAT gateway hours", hours, "hour", "vpc.nat_gateway.hour")]
         count = int(observation.facts.get("address_count") or 0)
         if count:
             lines.append(
-                line("public IPv4 address hours", hours * count, "hour", rates["vpc.public_ipv4.hour"])
+                rates.line("public IPv4 address hours", hours * count, "hour", "vpc.public_ipv4.hour")
             )
         return Priced(lines, note="per-GB processing is not estimated: an idle gateway processes none")
 

@@ -16,7 +16,7 @@ from shared.events import CostLine, FactValue
 from shared.kinds import register
 from shared.kinds.base import Clients, Kind, Metric, Observation, Priced, tags_of
 from shared.kinds.estate import Estate, Expectation
-from shared.kinds.pricing import Rates, line
+from shared.kinds.pricing import Rates
 
 STORAGE_TYPES = ("gp2", "gp3")  # priced; others (io1, io2, standard) are reported as "price unknown"
 
@@ -85,16 +85,14 @@ class RdsInstance(Kind):
         hour = f"rds.{facts.get('engine')}.{facts.get('instance_class')}.hour"
         if hour in rates:
             hours = rates.hours_per_month * copies
-            lines.append(
-                line(f"{facts.get('instance_class')} {deployment} hours", hours, "hour", rates[hour])
-            )
+            lines.append(rates.line(f"{facts.get('instance_class')} {deployment} hours", hours, "hour", hour))
         else:
             unknown.append(f"{facts.get('engine')} {facts.get('instance_class')}")
         storage = f"rds.{facts.get('storage_type')}.gb_month"
         if storage in rates:
             size = int(facts.get("allocated_gib") or 0) * copies
             lines.append(
-                line(f"{facts.get('storage_type')} storage ({deployment})", size, "GB-month", rates[storage])
+                rates.line(f"{facts.get('storage_type')} storage ({deployment})", size, "GB-month", storage)
             )
         else:
             unknown.append(f"{facts.get('storage_type')} storage")

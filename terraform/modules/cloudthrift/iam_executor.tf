@@ -208,6 +208,7 @@ data "aws_iam_policy_document" "executor" {
       "elasticloadbalancing:DescribeInstanceHealth",
       "elasticloadbalancing:DescribeListeners",
       "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeListenerCertificates",
       "cloudwatch:GetMetricData",
     ]
     resources = ["*"]
@@ -316,6 +317,8 @@ data "aws_iam_policy_document" "executor" {
       "elasticloadbalancing:CreateTargetGroup",
       "elasticloadbalancing:RegisterTargets",
       "elasticloadbalancing:CreateListener",
+      "elasticloadbalancing:CreateRule",
+      "elasticloadbalancing:AddListenerCertificates",
       "elasticloadbalancing:AddTags",
       "elasticloadbalancing:ConfigureHealthCheck",
       "elasticloadbalancing:RegisterInstancesWithLoadBalancer",

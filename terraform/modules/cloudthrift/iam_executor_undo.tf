@@ -8,6 +8,7 @@ locals {
   ]
   listener_arns = flatten([for r in var.regions : [
     "arn:${local.partition}:elasticloadbalancing:${r}:${local.account_id}:listener/*",
+    "arn:${local.partition}:elasticloadbalancing:${r}:${local.account_id}:listener-rule/*",
   ]])
   rds_restore_arns = flatten([for r in var.regions : [
     "arn:${local.partition}:rds:${r}:${local.account_id}:subgrp:*",

@@ -67,6 +67,7 @@ data "aws_iam_policy_document" "cleanup" {
       "ec2:DescribeVolumes",
       "ec2:DescribeVolumesModifications",
       "elasticloadbalancing:DescribeInstanceHealth",
+      "elasticloadbalancing:DescribeListenerCertificates",
       "elasticloadbalancing:DescribeListeners",
       "elasticloadbalancing:DescribeLoadBalancerAttributes",
       "elasticloadbalancing:DescribeLoadBalancers",
@@ -134,10 +135,12 @@ data "aws_iam_policy_document" "cleanup" {
   statement {
     sid = "CleanupElasticloadbalancing"
     actions = [
+      "elasticloadbalancing:AddListenerCertificates",
       "elasticloadbalancing:AddTags",
       "elasticloadbalancing:ConfigureHealthCheck",
       "elasticloadbalancing:CreateListener",
       "elasticloadbalancing:CreateLoadBalancer",
+      "elasticloadbalancing:CreateRule",
       "elasticloadbalancing:CreateTargetGroup",
       "elasticloadbalancing:DeleteLoadBalancer",
       "elasticloadbalancing:DeleteTargetGroup",
