@@ -169,6 +169,8 @@ def worker_env(endpoint: str, config: ChaosConfig, prefix: str) -> dict[str, str
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
+        # Names the workers' requests to an emulator that accounts them (bench/emulator_costs.py).
+        "AWS_SDK_UA_APP_ID": "chaos-worker",
         "CLOUDTHRIFT_PREFIX": prefix,
         "CLOUDTHRIFT_DRY_RUN": "false",
         "CLOUDTHRIFT_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
@@ -248,10 +250,17 @@ async def click_cards(runtime: Runtime, findings: list[Finding]) -> list[str]:
 
 
 async def run_chaos(
-    config: ChaosConfig, endpoint: str, *, prefix: str = "chaos", watch: Mapping[str, int] | None = None
+    config: ChaosConfig,
+    endpoint: str,
+    *,
+    prefix: str = "chaos",
+    watch: Mapping[str, int] | None = None,
+    worker_endpoint: str | None = None,
 ) -> ChaosReport:
     """The whole scenario against `endpoint`. `watch` names other processes (the emulator) whose CPU
-    over the execution (approvals to the last outcome) is reported beside the executors'."""
+    over the execution (approvals to the last outcome) is reported beside the executors'.
+    `worker_endpoint`: where the workers send their requests (a counting proxy in front of
+    `endpoint`); the harness's own seeding and watching go to `endpoint` directly."""
     settings: Settings = load_settings(
         env_file=None,
         aws_endpoint_url=endpoint,
@@ -262,7 +271,7 @@ async def run_chaos(
         await bootstrap(settings, aws)
     rng = random.Random(config.seed)
     report = ChaosReport(decisions=config.volumes + config.addresses)
-    env = worker_env(endpoint, config, prefix)
+    env = worker_env(worker_endpoint or endpoint, config, prefix)
     log_dir = config.log_dir
 
     def executor_argv(i: int) -> list[str]:
