@@ -17,12 +17,14 @@ from moto.core.utils import get_service_model
 from moto.ec2.models.tags import TagBackend
 
 from services.emulator_dynamodb_json import write_items_directly
+from services.emulator_dynamodb_update import update_items_lightly
 from services.emulator_ec2_tags import look_up_tags_by_id
 from shared.config import Settings
 from shared.worker import open_runtime
 
 write_items_directly()
 look_up_tags_by_id()
+update_items_lightly()
 _DYNAMODB = get_service_model("dynamodb")  # moto's own model classes, as its server uses
 
 
@@ -151,3 +153,82 @@ async def test_the_patched_emulator_serves_items_and_tags(make_settings: Callabl
         )
         described = await ec2.describe_volumes(VolumeIds=[volume["VolumeId"]])
         assert described["Volumes"][0]["Tags"] == [{"Key": "Name", "Value": "v"}]
+
+
+UPDATES: list[dict[str, Any]] = [
+    {"update_expression": "SET #s = :s, v = if_not_exists(v, :zero) + :one", "names": {"#s": "state"},
+     "values": {":s": {"S": "EXECUTING"}, ":zero": {"N": "0"}, ":one": {"N": "1"}}},
+    {"update_expression": "SET history = list_append(if_not_exists(history, :empty), :h)", "names": {},
+     "values": {":empty": {"L": []}, ":h": {"L": [{"M": {"to": {"S": "EXECUTED"}}}]}}},
+    {"update_expression": "ADD done :m, n :one", "names": {},
+     "values": {":m": {"SS": ["a", "b"]}, ":one": {"N": "1"}},
+     "condition_expression": "attribute_exists(pk) AND NOT contains(done, :x)",
+     "extra_values": {":x": {"S": "c"}}},
+    {"update_expression": "ADD done :m", "names": {}, "values": {":m": {"SS": ["c"]}},
+     "condition_expression": "NOT contains(done, :x)", "extra_values": {":x": {"S": "a"}}},  # refused
+    {"update_expression": "DELETE done :m REMOVE n", "names": {}, "values": {":m": {"SS": ["a"]}}},
+    {"update_expression": "SET #s = :s", "names": {"#s": "state"}, "values": {":s": {"S": "EXECUTED"}},
+     "condition_expression": "#s = :old", "extra_values": {":old": {"S": "EXECUTING"}}},
+    {"update_expression": "SET #s = :s", "names": {"#s": "state"}, "values": {":s": {"S": "X"}},
+     "condition_expression": "#s = :old", "extra_values": {":old": {"S": "EXECUTING"}}},  # refused
+    {"update_expression": "SET = broken", "names": {}, "values": {}},  # a parse error, twice
+    {"update_expression": "SET = broken", "names": {}, "values": {}},
+]  # fmt: skip
+
+
+def _backend(stream: bool) -> Any:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    backend = DynamoDBBackend("us-east-1", "123456789012")
+    backend.create_table(
+        "t", schema=[{"AttributeName": "pk", "KeyType": "HASH"}], throughput=None,
+        attr=[{"AttributeName": "pk", "AttributeType": "S"}], global_indexes=None, indexes=None,
+        streams={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"} if stream else None,
+        billing_mode="PAY_PER_REQUEST", sse_specification=None, tags=[], deletion_protection_enabled=None,
+        warm_throughput=None,
+    )  # fmt: skip
+    backend.put_item("t", {"pk": {"S": "one"}, "state": {"S": "APPROVED"}, "done": {"SS": ["z"]}})
+    return backend
+
+
+def _apply(backend: Any, update_item: Callable[..., Any], update: dict[str, Any]) -> Any:
+    """One update as moto's request handler makes it; its answer (the item) or the error's name."""
+    try:
+        item = update_item(
+            backend, "t", {"pk": {"S": "one"}},
+            update_expression=update["update_expression"],
+            expression_attribute_names=update["names"],
+            expression_attribute_values=update["values"] | update.get("extra_values", {}),
+            condition_expression=update.get("condition_expression"),
+        )  # fmt: skip
+    except Exception as exc:
+        return type(exc).__name__
+    return item.to_json()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["no stream", "stream"])
+def test_dynamodb_updates_store_and_answer_as_moto_does(
+    stream: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    patched, reference = _backend(stream), _backend(stream)
+    patched_answers = [_apply(patched, DynamoDBBackend.update_item, u) for u in UPDATES]
+    monkeypatch.setattr(UpdateExpressionParser, "make", classmethod(UpdateExpressionParser.make.original))
+    original = DynamoDBBackend.update_item.original  # type: ignore[attr-defined]
+    reference_answers = [_apply(reference, original, u) for u in UPDATES]
+
+    assert patched_answers == reference_answers
+    assert sum(isinstance(a, str) for a in patched_answers) == 4  # two refusals, two parse errors
+    stored = [b.get_table("t").get_item(_key()).to_json() for b in (patched, reference)]
+    assert stored[0] == stored[1]
+    if stream:  # the stream still gets the item as it was before each update, not the same object
+        images = [r.record["dynamodb"] for r in patched.get_table("t").stream_shard.items]
+        assert len(images) > 1 and all(i["OldImage"] != i["NewImage"] for i in images[1:])
+
+
+def _key() -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    return DynamoType({"S": "one"})
