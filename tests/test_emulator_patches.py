@@ -17,6 +17,7 @@ from moto.core.utils import get_service_model
 from moto.ec2.models.tags import TagBackend
 
 from services.emulator_dynamodb_json import write_items_directly
+from services.emulator_dynamodb_projection import project_once
 from services.emulator_dynamodb_update import update_items_lightly
 from services.emulator_ec2_tags import look_up_tags_by_id
 from shared.config import Settings
@@ -25,6 +26,7 @@ from shared.worker import open_runtime
 write_items_directly()
 look_up_tags_by_id()
 update_items_lightly()
+project_once()
 _DYNAMODB = get_service_model("dynamodb")  # moto's own model classes, as its server uses
 
 
@@ -232,3 +234,37 @@ def _key() -> Any:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     return DynamoType({"S": "one"})
+
+
+@pytest.mark.parametrize(
+    "projection",
+    [
+        [["member_count"], ["tally_executed"], ["tally_latest"], ["tally_done"], ["nothing_here"]],
+        [["members"]],
+        [["m"], ["l"], ["b"], ["flag"]],
+        [["member_count"], ["member_count"]],  # a name twice: moto's own code
+        [["m", "x"], ["l[1]"]],  # nested and indexed: moto's own code
+        [["l[0]"], ["l"]],
+    ],
+)
+def test_dynamodb_projections_are_moto_s_answer(projection: list[list[str]]) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {
+        "pk": {"S": "card#1"},
+        "member_count": {"N": "3"},
+        "tally_executed": {"N": "2"},
+        "tally_latest": {"S": "latest"},
+        "tally_done": {"SS": ["a", "b"]},
+        "members": {"L": [{"S": "a"}, {"S": "b"}, {"S": "c"}]},
+        "m": {"M": {"x": {"N": "1"}, "y": {"L": [{"BOOL": True}]}}},
+        "l": {"L": [{"M": {"z": {"S": "q"}}}, {"NULL": True}]},
+        "b": {"B": b"\x00bin"},
+        "flag": {"BOOL": False},
+    }
+    item = Item(hash_key=DynamoType(attrs["pk"]), range_key=None, attrs=attrs)
+    before = item.to_json()
+    patched = item.project(projection)
+    reference = Item.project.original(item, projection)  # type: ignore[attr-defined]
+    assert patched.to_json() == reference.to_json()
+    assert item.to_json() == before  # the item itself untouched
