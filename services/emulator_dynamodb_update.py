@@ -1,17 +1,20 @@
-"""The embedded AWS's DynamoDB UpdateItem: no stream copy without a stream, each expression parsed once.
+"""The embedded AWS's DynamoDB UpdateItem: no copies nobody reads, each expression parsed once.
 
-Two things moto does on every UpdateItem that the ledger's tables never need:
+Three things moto does on every UpdateItem that the ledger's writes never need:
 
 - its backend deep-copies the item before updating it (`orig_item`), only to hand the before and after
   images to the table's stream, if the table has one. Our tables have none, and a decision with its
   history, or a group card with its member list, is a large tree of moto objects to copy;
+- its request handler deep-copies the item too, to answer ReturnValues with the old values; with
+  ReturnValues NONE (the tally of a group card, a claim's renewal) that answer is dropped;
 - it tokenizes and parses the update expression twice per request (once to validate the request's
   names and values, once to apply it), though the executor sends the same few expressions over and
   over. The parse is a pure function of the expression's text, and moto never changes the tree it
   returns: its validator works on a deep copy of it, the request handler only reads it.
 
-So the patch skips that one deep copy when the table has no stream (the copy of the same item object
-the backend fetched, and no other), and keeps the parsed trees by expression text (a bounded cache; an
+So the patch skips those copies (of the very item object the request updates, and no other) when
+nobody reads them: the handler's with ReturnValues NONE, the backend's without a stream; and it keeps
+the parsed trees by expression text (a bounded cache; an
 expression that fails to parse is not kept and fails as before). Answers, errors and the stored items
 are moto's own: tests/test_emulator_patches.py compares them with an unpatched backend.
 """
@@ -30,10 +33,12 @@ def update_items_lightly() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.responses import DynamoHandler
 
     if getattr(DynamoDBBackend.update_item, "_light", False):
         return
     original_update = DynamoDBBackend.update_item
+    original_handle = DynamoHandler.update_item
     original_copy = Item.__deepcopy__
     original_make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
     parsed: dict[str, Any] = {}
@@ -44,6 +49,20 @@ def update_items_lightly() -> None:
         _skip.item_id = id(item) if item is not None else None
         try:
             return original_update(self, table_name, key, *args, **kwargs)
+        finally:
+            _skip.item_id = None
+
+    def handle_update_item(self: Any) -> Any:
+        item = None
+        if self.body.get("ReturnValues", "NONE") == "NONE":
+            try:
+                table = self.dynamodb_backend.get_table(self.body["TableName"])
+                item = _current(table, self.body["Key"])
+            except Exception:  # an unknown table or a bad key: moto answers it as before
+                item = None
+        _skip.item_id = id(item) if item is not None else None
+        try:
+            return original_handle(self)
         finally:
             _skip.item_id = None
 
@@ -67,7 +86,9 @@ def update_items_lightly() -> None:
     update_item._light = True  # type: ignore[attr-defined]
     update_item.original = original_update  # type: ignore[attr-defined]
     make.original = original_make  # type: ignore[attr-defined]
+    handle_update_item.original = original_handle  # type: ignore[attr-defined]
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    DynamoHandler.update_item = handle_update_item  # type: ignore[method-assign]
     Item.__deepcopy__ = __deepcopy__  # type: ignore[method-assign]
     UpdateExpressionParser.make = classmethod(make)  # type: ignore[assignment,method-assign]
 

@@ -147,6 +147,19 @@ async def test_the_patched_emulator_serves_items_and_tags(make_settings: Callabl
         assert got["blob"] == {"B": b"\x00\x01binary"}
         assert got["members"] == item["members"] and got["nested"] == item["nested"]
         assert sorted(got["tally_done"]["SS"]) == ["a", "b"]
+        # Updates answer with the values from before them (the copies the patch skips only for NONE).
+        for returns, added in (("NONE", "c"), ("ALL_OLD", "d"), ("UPDATED_OLD", "e"), ("ALL_NEW", "f")):
+            answer = await db.update_item(
+                TableName="patched",
+                Key={"pk": item["pk"]},
+                UpdateExpression="ADD tally_done :m",
+                ExpressionAttributeValues={":m": {"SS": [added]}},
+                ReturnValues=returns,
+            )
+            done = sorted(answer.get("Attributes", {}).get("tally_done", {}).get("SS", []))
+            assert done == {"NONE": [], "ALL_OLD": ["a", "b", "c"], "UPDATED_OLD": ["a", "b", "c", "d"]}.get(
+                returns, ["a", "b", "c", "d", "e", "f"]
+            ), returns
         ec2 = await runtime.aws.client("ec2")
         volume = await ec2.create_volume(
             AvailabilityZone="us-east-1a",
