@@ -78,6 +78,7 @@ def summary(report: ChaosReport) -> dict[str, Any]:
         "all_terminal": report.all_terminal_at is not None,
         "states": dict(report.states),
         "execute_s": round(executing, 1) if executing is not None else None,
+        "left_at_last_kill": report.left_at_last_kill,
         "settle_after_last_kill_s": (
             round(report.settle_after_last_kill, 1) if report.settle_after_last_kill is not None else None
         ),

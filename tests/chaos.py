@@ -91,6 +91,8 @@ class ChaosReport:
     already_gone: int = 0
     redriven: int = 0
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by process role, over the execution
+    # Decisions not yet terminal when the last kill was made: the work left for the settle time.
+    left_at_last_kill: int | None = None
     log_events: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -346,7 +348,10 @@ async def _scenario(
                 report.peak_execute_depth, await queue_depth(runtime.sqs, execute_url)
             )
             done = report.all_terminal_at is not None
-            if not done and await terminal_count(runtime.ledger, card_ids) >= report.decisions:
+            terminal = report.decisions if done else await terminal_count(runtime.ledger, card_ids)
+            if report.left_at_last_kill is None and report.kills >= config.kills:
+                report.left_at_last_kill = report.decisions - terminal
+            if not done and terminal >= report.decisions:
                 report.all_terminal_at = time.monotonic() - started
                 report.cpu_seconds["executors"] = sum(w.cpu_now() for w in workers) - cpu_at_click
                 for name, pid in watch.items():
