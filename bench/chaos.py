@@ -41,6 +41,7 @@ for _name, _value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY"
 os.environ.setdefault("AWS_REGION", "us-east-1")
 
 from tests.chaos import CLOUDTHRIFT, ChaosConfig, ChaosReport, run_chaos  # noqa: E402
+from tests.fakes.aws_proxy import AwsProxy  # noqa: E402
 
 
 def free_port() -> int:
@@ -49,13 +50,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_emulator() -> tuple[subprocess.Popen[bytes], str]:
+def start_emulator(costs: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`cloudthrift aws-emulator`; with `costs`, the same emulator accounting its CPU by operation
+    (bench/emulator_costs.py), written to `costs` when it is stopped."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(CLOUDTHRIFT), "aws-emulator", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = [str(CLOUDTHRIFT), "aws-emulator", "--port", str(port)]
+    if costs is not None:
+        argv = [sys.executable, str(ROOT / "bench" / "emulator_costs.py"), str(port), str(costs)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -76,6 +78,7 @@ def summary(report: ChaosReport) -> dict[str, Any]:
         "all_terminal": report.all_terminal_at is not None,
         "states": dict(report.states),
         "execute_s": round(executing, 1) if executing is not None else None,
+        "left_at_last_kill": report.left_at_last_kill,
         "settle_after_last_kill_s": (
             round(report.settle_after_last_kill, 1) if report.settle_after_last_kill is not None else None
         ),
@@ -94,6 +97,47 @@ def summary(report: ChaosReport) -> dict[str, Any]:
     }
 
 
+async def run_once(
+    config: ChaosConfig, endpoint: str, emulator_pid: int, count: bool
+) -> tuple[ChaosReport, dict[str, int]]:
+    """One scenario; with `count`, the workers' requests pass through a counting proxy (by operation)."""
+    if not count:
+        return await run_chaos(config, endpoint, watch={"emulator": emulator_pid}), {}
+    proxy = AwsProxy(endpoint)
+    await proxy.start()
+    try:
+        report = await run_chaos(
+            config, endpoint, watch={"emulator": emulator_pid}, worker_endpoint=proxy.endpoint
+        )
+    finally:
+        await proxy.stop()
+    return report, dict(sorted(proxy.calls.items()))
+
+
+def requests_summary(calls: dict[str, int], decisions: int) -> dict[str, Any]:
+    """The workers' requests by operation, in all and per decision (polls and sweeps included)."""
+    if not calls:
+        return {}
+    return {
+        "requests": calls,
+        "requests_per_decision": round(sum(calls.values()) / decisions, 2),
+        "requests_per_decision_by_op": {k: round(n / decisions, 2) for k, n in calls.items()},
+    }
+
+
+def costs_summary(costs: dict[str, dict[str, float]], decisions: int) -> dict[str, Any]:
+    """The emulator's CPU on the workers' requests (seeding and watching left out), per decision."""
+    if not costs:
+        return {}
+    by_op = {name: round(c["cpu_ms"] / decisions, 2) for name, c in costs.items()}
+    mean = {name: round(c["cpu_ms"] / max(c["requests"], 1), 2) for name, c in costs.items()}
+    return {
+        "emulator_worker_cpu_ms_per_decision": round(sum(by_op.values()), 1),
+        "emulator_cpu_ms_per_decision_by_op": dict(sorted(by_op.items(), key=lambda kv: -kv[1])),
+        "emulator_cpu_ms_per_request_by_op": mean,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -108,11 +152,18 @@ def main() -> None:
     parser.add_argument("--recover", type=int, default=120, help="CLOUDTHRIFT_APPROVAL_RECOVER_SECONDS")
     parser.add_argument("--settle-timeout", type=float, default=1200)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "chaos.jsonl")
+    parser.add_argument(
+        "--count-requests", action="store_true", help="the workers' AWS requests by operation (a proxy)"
+    )
+    parser.add_argument(
+        "--emulator-costs", action="store_true", help="the emulator's CPU by operation, workers' requests"
+    )
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     runs = []
     for run in range(args.runs):
-        emulator, endpoint = start_emulator()
+        costs_file = Path(tempfile.mkstemp(prefix="emulator-costs-", suffix=".json")[1])
+        emulator, endpoint = start_emulator(costs_file if args.emulator_costs else None)
         try:
             with tempfile.TemporaryDirectory(prefix="chaos-") as logs:
                 config = ChaosConfig(
@@ -127,11 +178,18 @@ def main() -> None:
                     seed=run,
                     log_dir=Path(logs),
                 )
-                report = asyncio.run(run_chaos(config, endpoint, watch={"emulator": emulator.pid}))
+                report, calls = asyncio.run(run_once(config, endpoint, emulator.pid, args.count_requests))
         finally:
             emulator.terminate()
             emulator.wait()
-        result = summary(report) | {"run": run, "config": vars(args) | {"out": str(args.out)}}
+        costs = json.loads(costs_file.read_text() or "{}").get("worker", {})
+        costs_file.unlink()
+        result = (
+            summary(report)
+            | requests_summary(calls, report.decisions)
+            | costs_summary(costs, report.decisions)
+            | {"run": run, "config": vars(args) | {"out": str(args.out)}}
+        )
         runs.append(result)
         with args.out.open("a") as out:
             out.write(json.dumps(result, default=str) + "\n")

@@ -160,6 +160,16 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds between the executor's sweeps for lost approvals and expired claims.",
     )
+    cloudthrift_money_sweep_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=24 * 3600,
+        description=(
+            "Seconds between the executor's money sweeps (safety snapshot retention, cost avoided to "
+            "date). Each pass reads every clean-up and writes one count per clean-up: apart from the "
+            "approval sweep, which must be short for recovery, so that its cadence never multiplies them."
+        ),
+    )
 
     # --- Logging -------------------------------------------------------------------------------
     cloudthrift_log_format: Literal["auto", "json", "console"] = "auto"

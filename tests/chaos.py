@@ -91,6 +91,8 @@ class ChaosReport:
     already_gone: int = 0
     redriven: int = 0
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by process role, over the execution
+    # Decisions not yet terminal when the last kill was made: the work left for the settle time.
+    left_at_last_kill: int | None = None
     log_events: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -169,6 +171,8 @@ def worker_env(endpoint: str, config: ChaosConfig, prefix: str) -> dict[str, str
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
+        # Names the workers' requests to an emulator that accounts them (bench/emulator_costs.py).
+        "AWS_SDK_UA_APP_ID": "chaos-worker",
         "CLOUDTHRIFT_PREFIX": prefix,
         "CLOUDTHRIFT_DRY_RUN": "false",
         "CLOUDTHRIFT_VISIBILITY_TIMEOUT": str(config.visibility_timeout),
@@ -248,10 +252,17 @@ async def click_cards(runtime: Runtime, findings: list[Finding]) -> list[str]:
 
 
 async def run_chaos(
-    config: ChaosConfig, endpoint: str, *, prefix: str = "chaos", watch: Mapping[str, int] | None = None
+    config: ChaosConfig,
+    endpoint: str,
+    *,
+    prefix: str = "chaos",
+    watch: Mapping[str, int] | None = None,
+    worker_endpoint: str | None = None,
 ) -> ChaosReport:
     """The whole scenario against `endpoint`. `watch` names other processes (the emulator) whose CPU
-    over the execution (approvals to the last outcome) is reported beside the executors'."""
+    over the execution (approvals to the last outcome) is reported beside the executors'.
+    `worker_endpoint`: where the workers send their requests (a counting proxy in front of
+    `endpoint`); the harness's own seeding and watching go to `endpoint` directly."""
     settings: Settings = load_settings(
         env_file=None,
         aws_endpoint_url=endpoint,
@@ -262,7 +273,7 @@ async def run_chaos(
         await bootstrap(settings, aws)
     rng = random.Random(config.seed)
     report = ChaosReport(decisions=config.volumes + config.addresses)
-    env = worker_env(endpoint, config, prefix)
+    env = worker_env(worker_endpoint or endpoint, config, prefix)
     log_dir = config.log_dir
 
     def executor_argv(i: int) -> list[str]:
@@ -337,7 +348,10 @@ async def _scenario(
                 report.peak_execute_depth, await queue_depth(runtime.sqs, execute_url)
             )
             done = report.all_terminal_at is not None
-            if not done and await terminal_count(runtime.ledger, card_ids) >= report.decisions:
+            terminal = report.decisions if done else await terminal_count(runtime.ledger, card_ids)
+            if report.left_at_last_kill is None and report.kills >= config.kills:
+                report.left_at_last_kill = report.decisions - terminal
+            if not done and terminal >= report.decisions:
                 report.all_terminal_at = time.monotonic() - started
                 report.cpu_seconds["executors"] = sum(w.cpu_now() for w in workers) - cpu_at_click
                 for name, pid in watch.items():

@@ -245,7 +245,7 @@ async def _execute(approval: ApprovalGranted, decision: Decision, claim: Claim, 
     )
     if reason is not None:
         return _skipped(reason, approval, decision, deps)
-    job = replace(job, facts=observation.facts, tags=observation.tags)
+    job = replace(job, facts=observation.facts, tags=observation.tags, raw=raw)
     # A rehearsal may refuse as the real run would (a load balancer with deletion protection).
     done = await (remedy.rehearse(clients, job) if policy.dry_run else remedy.apply(clients, job))
     if isinstance(done, Refused):

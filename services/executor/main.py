@@ -151,7 +151,8 @@ async def build(runtime: Runtime) -> AsyncIterator[Handler]:
         money = asyncio.create_task(
             run_money_sweeps(
                 money_deps(runtime, getattr(reporter, "poster", ConsoleDiscord())),
-                runtime.settings.cloudthrift_approval_sweep_seconds,
+                # Its own cadence: a pass writes once per clean-up (issue 20 saw it at every 10 s sweep).
+                runtime.settings.cloudthrift_money_sweep_seconds,
             ),
             name="executor:money",
         )

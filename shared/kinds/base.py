@@ -117,6 +117,9 @@ class Job:
     # This attempt took over an earlier one (an expired claim, a FAILED retry): only then can an
     # earlier attempt's artefact (a safety snapshot, an image) exist and need finding.
     resumed: bool = False
+    # The resource as the executor's re-check just read it (None when it was not re-read): a remedy
+    # that needs more of it than facts and tags reads it here instead of describing it again.
+    raw: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

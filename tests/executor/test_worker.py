@@ -69,3 +69,39 @@ async def test_an_approval_on_the_queue_is_executed_as_a_dry_run_by_default(
         assert len(await snapshots_of(ec2, volume_id)) == (0 if dry_run else 1)
         dlq = await runtime.sqs.receive_message(QueueUrl=runtime.queues["execute"].dlq_url, WaitTimeSeconds=0)
         assert dlq.get("Messages", []) == []
+
+
+async def _counted_after_execution(settings, botocore_session) -> object:  # type: ignore[no-untyped-def]
+    """Run the executor worker on one real clean-up, let its sweeps run a while (at least ten approval
+    sweeps); the clean-up's `avoided_counted_at` then (set by the money sweep), or None."""
+    async with AwsClients(settings, session=botocore_session) as aws:
+        await bootstrap(settings, aws)
+    async with open_runtime(settings) as runtime:
+        ec2 = await runtime.aws.client("ec2")
+        finding = await observe(ec2, "ebs-volume", await idle_volume(ec2))
+        event = await approve(runtime.ledger, finding)
+        await runtime.publisher.publish(runtime.queues["execute"].url, [event])
+        stop = asyncio.Event()
+        workers = asyncio.create_task(run_workers(runtime, [WORKER], stop=stop))
+        decision = await wait_until_executed(runtime, finding.key, attempts=300)
+        assert decision is not None and decision.state is State.EXECUTED
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            counted = (await runtime.ledger.get(finding.key)).get("avoided_counted_at")  # type: ignore[union-attr]
+            if counted is not None:
+                break
+        stop.set()
+        await asyncio.wait_for(workers, 15)
+        return counted
+
+
+async def test_the_money_sweep_keeps_its_own_cadence_apart_from_the_approval_sweep(
+    make_settings, botocore_session
+) -> None:
+    """A money pass writes once per clean-up: at the approval sweep's short cadence (issue 20's bench
+    ran it every 10 s) that was most of the ledger's writes. It runs at CLOUDTHRIFT_MONEY_SWEEP_SECONDS."""
+    fast_approvals = {"cloudthrift_dry_run": False, "cloudthrift_approval_sweep_seconds": 0.1}
+    hourly = make_settings(**fast_approvals)
+    assert await _counted_after_execution(hourly, botocore_session) is None
+    often = make_settings(**fast_approvals, cloudthrift_money_sweep_seconds=0.1)
+    assert await _counted_after_execution(often, botocore_session) is not None

@@ -41,7 +41,14 @@ from shared.kinds.base import (
     expect_dry_run_ok,
 )
 from shared.kinds.ebs_volume.kind import EbsVolume
-from shared.kinds.ebs_volume.undo import SPEC, restored_volume, spec_of, unarchive, volume_spec
+from shared.kinds.ebs_volume.undo import (
+    SPEC,
+    restored_volume,
+    spec_from,
+    spec_of,
+    unarchive,
+    volume_spec,
+)
 from shared.kinds.pricing import Rates, line
 
 DECISION_TAG = "cloudthrift:decision-id"
@@ -110,7 +117,8 @@ class SnapshotThenDelete(Delete):
 
     async def apply(self, clients: Clients, job: Job) -> Done | Refused:
         ec2 = await clients("ec2")
-        spec = await volume_spec(ec2, job.resource_id)  # what an undo needs, read before anything changes
+        # What an undo needs, as the re-check read it right before this (read again only without it).
+        spec = spec_from(job.raw) if job.raw is not None else await volume_spec(ec2, job.resource_id)
         snapshot = await self._snapshot(ec2, job)
         record = await self._settle(ec2, snapshot)
         if spec is not None:

@@ -28,9 +28,11 @@ async def volume_spec(ec2: Any, volume_id: str) -> dict[str, Any] | None:
             return None
         raise
     volumes = answer.get("Volumes") or []
-    if not volumes:
-        return None
-    raw = volumes[0]
+    return spec_from(volumes[0]) if volumes else None
+
+
+def spec_from(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The CreateVolume arguments that make this volume (as DescribeVolumes answered) again."""
     spec: dict[str, Any] = {
         "AvailabilityZone": raw["AvailabilityZone"],
         "VolumeType": raw.get("VolumeType"),
