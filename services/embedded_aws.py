@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from services.emulator_query import speed_up_queries
 from shared.errors import SettingsError
 
 try:
@@ -127,6 +128,7 @@ class EmbeddedAws:
 
     def start(self) -> str:
         back_up_transactions_lightly()
+        speed_up_queries()  # services/emulator_query.py
         app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
