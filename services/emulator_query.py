@@ -39,6 +39,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 _LIST_ELEMENT = re.compile(r"(.+)\[(\d+)\]$")  # moto's own pattern for `name[3]` in a path
@@ -82,9 +83,14 @@ def _project(self: Any, projection_expressions: list[list[str]]) -> Any:
         for name in heads
         if name in self.attrs
     }
-    result: dict[str, Any] = {}
-    for path in projection_expressions:
-        dynamo_type.merge_dicts(result, copy.deepcopy(dynamo_type.find_nested_key(path, regular)))
+    if all(len(path) == 1 and path[0] in heads for path in projection_expressions):
+        # Whole top-level attributes, none a list element: each path picks its own fresh conversion,
+        # which is what moto's find_nested_key and merge_dicts make of them.
+        result = regular
+    else:
+        result = {}
+        for path in projection_expressions:
+            dynamo_type.merge_dicts(result, copy.deepcopy(dynamo_type.find_nested_key(path, regular)))
     item = dynamo_type.Item.__new__(dynamo_type.Item)
     item.hash_key, item.range_key = self.hash_key, self.range_key
     item.attrs = dynamo_type.LimitedSizeDict()
@@ -175,13 +181,13 @@ def _page(table: Any, plan: tuple[str, str, Any, str], hash_key: Any, range_comp
         if not isinstance(item, Item):
             continue
         value = item.attrs.get(hash_attr)
-        if not value or value != expected or not item.attrs.get(range_attr):
+        if not value or not _equal(value, expected) or not item.attrs.get(range_attr):
             continue
         found.append(item)
     types = [{item.attrs[a].type for item in found} for a in order]
     if any(len(kinds) > 1 or not kinds <= set(_NATIVE) for kinds in types):
         return None  # mixed or composite key types: moto's comparisons decide
-    keyed = sorted(((tuple(item.attrs[a].cast_value for a in order), item) for item in found),
+    keyed = sorted(((tuple(_native(item.attrs[a]) for a in order), item) for item in found),
                    key=lambda pair: pair[0], reverse=not forward)  # fmt: skip
     if start is not None:
         if any(a not in start for a in order):
@@ -189,13 +195,13 @@ def _page(table: Any, plan: tuple[str, str, Any, str], hash_key: Any, range_comp
         at = [DynamoType(start[a]) for a in order]
         if any(kinds and {value.type} != kinds for value, kinds in zip(at, types, strict=True)):
             return None
-        mark = tuple(value.cast_value for value in at)
+        mark = tuple(_native(value) for value in at)
         keyed = [pair for pair in keyed if (pair[0] > mark if forward else pair[0] < mark)]
     results: list[Any] = []
     result_size = scanned_count = 0
     last_evaluated_key = None
     for _, result in keyed:
-        size = result.size()
+        size = item_size(result)
         if len(results) == limit or result_size + size > RESULT_SIZE_LIMIT:
             last_evaluated_key = table._get_last_evaluated_key(results[-1], index_name)
             break
@@ -207,6 +213,36 @@ def _page(table: Any, plan: tuple[str, str, Any, str], hash_key: Any, range_comp
         result_size += size
         scanned_count += 1
     return results, scanned_count, last_evaluated_key
+
+
+def _equal(value: Any, expected: Any) -> bool:
+    """`value == expected` as DynamoType has it (same type, same cast value), strings compared as such."""
+    if expected.type == "S":
+        return value.type == "S" and value.value == expected.value  # type: ignore[no-any-return]
+    return not value != expected
+
+
+def _native(value: Any) -> Any:
+    """`cast_value` of a string or number key, without its chain of type tests."""
+    return value.value if value.type == "S" else Decimal(value.value)
+
+
+def item_size(item: Any) -> int:
+    """`Item.size()`: what moto counts toward a page's 1 MB, by the same rules, in one pass."""
+    return sum(len(name.encode("utf-8")) + _size(value) for name, value in item.attrs.items())
+
+
+def _size(value: Any) -> int:
+    kind, raw = value.type, value.value
+    if kind == "S" and isinstance(raw, str):
+        return len(raw.encode("utf-8"))
+    if kind == "N":
+        return len(str(raw))
+    if kind == "L":
+        return sum(_size(element) for element in raw)
+    if kind == "M":
+        return sum(len(name.encode("utf-8")) + _size(element) for name, element in raw.items())
+    return value.size()  # type: ignore[no-any-return]
 
 
 def _items_as_json(original: Callable[..., Any]) -> Callable[..., Any]:

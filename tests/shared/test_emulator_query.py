@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from services.emulator_query import MOTO_ORIGINALS
+from services.emulator_query import MOTO_ORIGINALS, item_size
 
 TABLE = "emulator-query"
 
@@ -64,6 +64,9 @@ def dynamodb(moto_endpoint: str) -> Any:
             }
         )
     client.put_item(TableName=TABLE, Item={"pk": {"S": "no-state"}, "x_note": {"S": "not in the indexes"}})
+    for i in range(30):  # 30 items of about 45 kB: 1.3 MB in one state, so pages end on moto's 1 MB
+        big = _item(i) | {"pk": {"S": f"big#{i:02d}"}, "state": {"S": "BIG"}, "x_text": {"S": "é" * 22_000}}
+        client.put_item(TableName=TABLE, Item=big)
     return client
 
 
@@ -145,7 +148,7 @@ REQUESTS = [
 @pytest.mark.parametrize(
     "request_", REQUESTS, ids=lambda r: ",".join(sorted(k for k in r if k != "IndexName"))
 )
-@pytest.mark.parametrize("state", ["FOUND", "EXECUTED"])
+@pytest.mark.parametrize("state", ["FOUND", "EXECUTED", "BIG"])
 def test_each_page_is_the_one_moto_gives(dynamodb: Any, request_: dict[str, Any], state: str) -> None:
     request = {**request_}
     if request.get("KeyConditionExpression", "").startswith("#s"):
@@ -158,6 +161,20 @@ def test_each_page_is_the_one_moto_gives(dynamodb: Any, request_: dict[str, Any]
         shipped = _pages(dynamodb, **request)
     assert faster == shipped
     assert sum(page["Count"] for page in faster) > 0
+
+
+def test_a_page_ends_at_moto_s_megabyte(dynamodb: Any) -> None:
+    request = {"IndexName": "by-state", **FOUND, "ExpressionAttributeValues": {":s": {"S": "BIG"}}}
+    assert [page["Count"] for page in _pages(dynamodb, **request)] == [22, 8]
+
+
+def test_item_sizes_are_counted_as_moto_counts_them(dynamodb: Any) -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends["123456789012"]["us-east-1"].get_table(TABLE)
+    assert len(table.items) == 121
+    for item in table.items.values():
+        assert item_size(item) == item.size()
 
 
 def test_errors_are_moto_s_own(dynamodb: Any) -> None:
