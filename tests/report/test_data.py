@@ -83,6 +83,21 @@ def test_rows_keep_dry_runs_apart_and_show_the_undo_state() -> None:
     assert data.figures.undone == 1 and data.figures.executed == 1 and data.figures.dry_runs == 1
 
 
+def test_the_pending_table_lists_the_largest_first_ties_by_resource() -> None:
+    amounts = [Decimal(index % 7) for index in range(TOP_PENDING + 10)]  # 0..6, each several times
+    decisions = [
+        decision("FOUND", f"vol-q{index:02d}", monthly_cost_usd=amount)
+        for index, amount in enumerate(amounts)
+    ]
+
+    data = build(decisions, summarize(decisions, now=WHEN), Filters())
+
+    expected = sorted(((-amount, f"vol-q{i:02d}") for i, amount in enumerate(amounts)))[:TOP_PENDING]
+    assert [(-row.monthly_usd, row.resource_id) for row in data.pending] == expected
+    assert data.pending[0].monthly_usd == 6 and data.pending[-1].name.startswith("name-vol-q")
+    assert data.figures.pending == TOP_PENDING + 10
+
+
 def test_a_worker_never_imports_the_report_libraries() -> None:
     """matplotlib and jinja2 are for `cloudthrift report` only: the CLI registers it without them."""
     code = (
