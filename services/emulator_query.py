@@ -12,12 +12,13 @@ attributes it uses (bench/README.md, "Savings report"). For each page of such a 
 3. serialises the answer through its generic, model-driven serializer, which looks up every possible
    member of every `AttributeValue` (about 170 look-ups for an item of 20 attributes).
 
-At 10,000 decisions that was minutes a report. `speed_up_queries` installs three replacements:
+At 10,000 decisions that was minutes a report. `speed_up_queries` installs four replacements:
 
 - `Item.project` converts only the top-level attributes the paths start at, each once, and gives each
   path a deep copy of what it selects (moto's fresh conversion per path), merged by moto's own
-  `find_nested_key` and `merge_dicts`; the projected item skips the per-insert size check, as moto's
-  own `Item.__deepcopy__` does, since a part of a stored item cannot exceed the item size limit.
+  `find_nested_key` and `merge_dicts`; whole attributes of string, boolean or null type, which that
+  round trip returns unchanged, are copied as they are. The projected item skips the per-insert size
+  check, as moto's own `Item.__deepcopy__` does: a part of a stored item cannot exceed the limit.
 - `Table.query`, for the one shape the ledger uses (a global index with a hash and a range key on a
   table keyed by hash only, key conditions only), selects the index's items in one pass, sorts them
   by the same keys compared as the same values (`cast_value`, which `DynamoType`'s comparisons use),
@@ -25,8 +26,8 @@ At 10,000 decisions that was minutes a report. `speed_up_queries` installs three
   (Limit, 1 MB of whole items, the range condition), and projects before copying: a projected item
   shares nothing with the stored one. Any other query (a table query, a filter on the old
   `QueryFilter`, mixed key types, a start key it cannot read) goes to moto's own code unchanged.
-- `DynamoResult.execute_result`, for an answer with `Items`, serialises everything else with moto's
-  serializer and writes the items' wire form (`{"S": ...}`, binary as base64) directly.
+- `DynamoResult.__init__` and `execute_result`, for an answer with `Items`, serialise everything else
+  with moto's serializer and write the items' wire form (`{"S": ...}`, binary as base64) directly.
 
 Same answers, same pages, same errors: tests/shared/test_emulator_query.py compares each with moto's
 own on items of every attribute type, forwards and backwards, with and without projections and limits.
@@ -44,6 +45,7 @@ from typing import Any
 
 _LIST_ELEMENT = re.compile(r"(.+)\[(\d+)\]$")  # moto's own pattern for `name[3]` in a path
 _NATIVE = ("S", "N")  # key types whose `cast_value` (str, Decimal) orders as `DynamoType` does
+_SCALAR = ("S", "N", "BOOL", "NULL")  # types whose wire value is the stored one, as it is
 
 
 def speed_up_queries() -> None:
@@ -67,6 +69,7 @@ def _replacements() -> list[tuple[type, str, Callable[[Callable[..., Any]], Call
     return [
         (Item, "project", lambda _moto: _project),
         (Table, "query", _fast_query),
+        (DynamoResult, "__init__", _items_kept_plain),
         (DynamoResult, "execute_result", _items_as_json),
     ]
 
@@ -74,29 +77,39 @@ def _replacements() -> list[tuple[type, str, Callable[[Callable[..., Any]], Call
 def _project(self: Any, projection_expressions: list[list[str]]) -> Any:
     from moto.dynamodb.models import dynamo_type
 
-    heads = set()
+    heads: dict[str, None] = {}  # in the paths' order, as moto's result has them
     for path in projection_expressions:
         element = _LIST_ELEMENT.match(path[0])
-        heads.add(element.group(1) if element else path[0])
-    regular = {
-        name: dynamo_type.deserializer.deserialize(self.attrs[name].to_regular_json())
-        for name in heads
-        if name in self.attrs
-    }
-    if all(len(path) == 1 and path[0] in heads for path in projection_expressions):
-        # Whole top-level attributes, none a list element: each path picks its own fresh conversion,
-        # which is what moto's find_nested_key and merge_dicts make of them.
-        result = regular
-    else:
-        result = {}
-        for path in projection_expressions:
-            dynamo_type.merge_dicts(result, copy.deepcopy(dynamo_type.find_nested_key(path, regular)))
+        heads[element.group(1) if element else path[0]] = None
     item = dynamo_type.Item.__new__(dynamo_type.Item)
     item.hash_key, item.range_key = self.hash_key, self.range_key
     item.attrs = dynamo_type.LimitedSizeDict()
+    present = [name for name in heads if name in self.attrs]
+    if all(len(path) == 1 and path[0] in heads for path in projection_expressions):
+        # Whole top-level attributes, none a list element: what moto's find_nested_key and merge_dicts
+        # make of them is each attribute converted to Python and back, in the paths' order.
+        dict.update(item.attrs, {name: _round_trip(self.attrs[name]) for name in present})
+        return item
+    regular = {
+        name: dynamo_type.deserializer.deserialize(self.attrs[name].to_regular_json()) for name in present
+    }
+    result: dict[str, Any] = {}
+    for path in projection_expressions:
+        dynamo_type.merge_dicts(result, copy.deepcopy(dynamo_type.find_nested_key(path, regular)))
     attrs = dynamo_type.serializer.serialize(result)["M"]
     dict.update(item.attrs, {name: dynamo_type.DynamoType(value) for name, value in attrs.items()})
     return item
+
+
+def _round_trip(value: Any) -> Any:
+    """A DynamoType deserialised and serialised again, as moto's projection does: a string, a boolean
+    and a null come back as they were (a number may not: "1e2" comes back "1E+2")."""
+    from moto.dynamodb.models import dynamo_type
+
+    if value.type in ("S", "BOOL", "NULL") and isinstance(value.value, str | bool):
+        return dynamo_type.DynamoType({value.type: value.value})
+    plain = dynamo_type.deserializer.deserialize(value.to_regular_json())
+    return dynamo_type.DynamoType(dynamo_type.serializer.serialize(plain))
 
 
 def _fast_query(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -243,6 +256,31 @@ def _size(value: Any) -> int:
     if kind == "M":
         return sum(len(name.encode("utf-8")) + _size(element) for name, element in raw.items())
     return value.size()  # type: ignore[no-any-return]
+
+
+def _items_kept_plain(original: Callable[..., Any]) -> Callable[..., Any]:
+    def __init__(self: Any, result: object) -> None:
+        if not isinstance(result, dict) or not isinstance(result.get("Items"), list):
+            original(self, result)
+            return
+        original(self, {k: v for k, v in result.items() if k != "Items"})
+        self._result["Items"] = [_plain_item(item) for item in result["Items"]]
+
+    return __init__
+
+
+def _plain_item(item: Any) -> Any:
+    """moto's dynamo_to_dict of an item, with strings, numbers, booleans and nulls taken as they are."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    if not isinstance(item, dict):
+        return dynamo_to_dict(item)
+    plain = {}
+    for name, value in item.items():
+        simple = type(value) is DynamoType and value.type in _SCALAR and isinstance(value.value, str | bool)
+        plain[name] = {value.type: value.value} if simple else dynamo_to_dict(value)
+    return plain
 
 
 def _items_as_json(original: Callable[..., Any]) -> Callable[..., Any]:
