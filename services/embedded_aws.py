@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from services.emulator_executor_path import speed_up_executor_path
+from services.emulator_query import speed_up_queries
 from shared.errors import SettingsError
 
 try:
@@ -128,7 +129,8 @@ class EmbeddedAws:
 
     def start(self) -> str:
         back_up_transactions_lightly()
-        speed_up_executor_path()
+        speed_up_executor_path()  # services/emulator_executor_path.py
+        speed_up_queries()  # services/emulator_query.py (projected reads too)
         app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler

@@ -4,7 +4,10 @@
 - services/emulator_dynamodb_json.py: DynamoDB items written out directly, not walked through the model;
 - services/emulator_dynamodb_update.py: UpdateItem without a stream's copy of the item, expressions
   parsed once;
-- services/emulator_dynamodb_projection.py: a projected read converts the item once, not per name.
+
+A projected read converting the item once, not once per name (a group card's tally read deep-copied its
+member list eleven times), is services/emulator_query.py's `Item.project`, shared with the report's
+queries.
 
 All keep moto's answers (tests/test_emulator_patches.py) and are installed once per process.
 """
@@ -15,11 +18,9 @@ from __future__ import annotations
 def speed_up_executor_path() -> None:
     """Install the patches; moto is imported here, so a production install never loads them."""
     from services.emulator_dynamodb_json import write_items_directly
-    from services.emulator_dynamodb_projection import project_once
     from services.emulator_dynamodb_update import update_items_lightly
     from services.emulator_ec2_tags import look_up_tags_by_id
 
     look_up_tags_by_id()
     write_items_directly()
     update_items_lightly()
-    project_once()

@@ -107,25 +107,33 @@ async def load(ledger: Ledger, filters: Filters, *, now: datetime | None = None)
 
 
 def build(decisions: Iterable[Decision], figures: SavingsReport, filters: Filters) -> ReportData:
-    pending: list[Row] = []
+    """The tables' rows and the price sources. Only the largest pending items get a row (and their
+    analysis decoded): over 10,000 decisions, building a row for each pending one was most of this."""
+    pending: list[tuple[Decision, dict[str, Any]]] = []
     cleaned: list[Row] = []
     dry: list[Row] = []
     sources: set[tuple[str, str]] = set()
+    waiting = {s.value for s in PENDING}
     for decision in decisions:
         state = decision.get(Attr.STATE)
         finding = _json(decision.get(Attr.FINDING))
         cost = finding.get("cost") or {}
         if cost.get("price_source"):
             sources.add((str(cost["price_source"]), str(cost.get("price_date", ""))))
-        if state in {s.value for s in PENDING}:
-            pending.append(_row(decision, finding, figures.as_of))
+        if state in waiting:
+            pending.append((decision, finding))
         elif state in CLEANED_UP:
             (dry if decision.get(Attr.DRY_RUN) else cleaned).append(_row(decision, finding, figures.as_of))
-    pending.sort(key=lambda row: (-row.monthly_usd, row.resource_id))
+    largest = sorted(pending, key=lambda pair: (-_monthly(pair[0]), str(pair[0].get(Attr.RESOURCE_ID, ""))))
+    rows = [_row(decision, finding, figures.as_of) for decision, finding in largest[:TOP_PENDING]]
     executed_first = datetime.min.replace(tzinfo=UTC)
-    for rows in (cleaned, dry):
-        rows.sort(key=lambda row: (row.executed_at or executed_first, row.resource_id), reverse=True)
-    return ReportData(figures, pending[:TOP_PENDING], cleaned, dry, sorted(sources), filters)
+    for table in (cleaned, dry):
+        table.sort(key=lambda row: (row.executed_at or executed_first, row.resource_id), reverse=True)
+    return ReportData(figures, rows, cleaned, dry, sorted(sources), filters)
+
+
+def _monthly(decision: Decision) -> Decimal:
+    return Decimal(str(decision.get(Attr.MONTHLY_COST_USD) or 0))
 
 
 def _json(raw: Any) -> dict[str, Any]:
@@ -161,7 +169,7 @@ def _row(decision: Decision, finding: dict[str, Any], as_of: datetime) -> Row:
         name=str(tags.get("Name", "")),
         account_id=str(decision.get(Attr.ACCOUNT_ID, "")),
         region=str(decision.get(Attr.REGION, "")),
-        monthly_usd=Decimal(str(decision.get(Attr.MONTHLY_COST_USD) or 0)),
+        monthly_usd=_monthly(decision),
         net_usd=Decimal(
             str(saving if saving is not None else decision.get(Attr.NET_MONTHLY_SAVING_USD) or 0)
         ),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import pytest
 
 from services.executor.savings import summarize
 from services.report.data import TOP_PENDING, Filters, build
+from services.report.page import render
 from shared.ledger import Decision
 from tests.executor.helpers import sample_finding
 
@@ -81,6 +85,38 @@ def test_rows_keep_dry_runs_apart_and_show_the_undo_state() -> None:
     assert data.pending[0].net_usd == Decimal("3.00") and data.pending[0].age_days == 19  # found 11-01
     assert data.price_sources == [("test table", "2026-11-01")]
     assert data.figures.undone == 1 and data.figures.executed == 1 and data.figures.dry_runs == 1
+
+
+def test_the_pending_table_lists_the_largest_first_ties_by_resource() -> None:
+    amounts = [Decimal(index % 7) for index in range(TOP_PENDING + 10)]  # 0..6, each several times
+    decisions = [
+        decision("FOUND", f"vol-q{index:02d}", monthly_cost_usd=amount)
+        for index, amount in enumerate(amounts)
+    ]
+
+    data = build(decisions, summarize(decisions, now=WHEN), Filters())
+
+    expected = sorted(((-amount, f"vol-q{i:02d}") for i, amount in enumerate(amounts)))[:TOP_PENDING]
+    assert [(-row.monthly_usd, row.resource_id) for row in data.pending] == expected
+    assert data.pending[0].monthly_usd == 6 and data.pending[-1].name.startswith("name-vol-q")
+    assert data.figures.pending == TOP_PENDING + 10
+
+
+@pytest.mark.parametrize(("after", "explained"), [(timedelta(seconds=5), True), (timedelta(days=30), False)])
+def test_cost_avoided_right_after_the_clean_ups_says_why_it_is_zero(
+    after: timedelta, explained: bool
+) -> None:
+    """The demo writes its report seconds after its clean-ups: $0.00 avoided is right, and said so."""
+    cleaned = executed("vol-z")  # at 2026-11-10 12:00, saving $3.00 a month
+    now = datetime(2026, 11, 10, 12, tzinfo=UTC) + after
+    data = build([cleaned], summarize([cleaned], now=now), Filters())
+
+    html = render(data, generated=now)
+
+    figure = re.search(r'data-figure="realised.avoided_to_date_usd">([^<]*)<', html)
+    assert figure is not None and (figure.group(1) == "0.00") is explained
+    note = "Accrues from each clean-up onward: $3.00 a month now saved, under a cent so far."
+    assert (note in html) is explained
 
 
 def test_a_worker_never_imports_the_report_libraries() -> None:
