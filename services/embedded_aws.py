@@ -18,6 +18,7 @@ from typing import Any
 
 from services.emulator_executor_path import speed_up_executor_path
 from services.emulator_query import speed_up_queries
+from services.emulator_unserved import answer_unserved
 from shared.errors import SettingsError
 
 try:
@@ -131,7 +132,7 @@ class EmbeddedAws:
         back_up_transactions_lightly()
         speed_up_executor_path()  # services/emulator_executor_path.py
         speed_up_queries()  # services/emulator_query.py (projected reads too)
-        app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
+        app = serialise_dynamodb(DomainDispatcherApplication(answer_unserved(create_backend_app)))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

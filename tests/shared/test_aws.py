@@ -82,3 +82,20 @@ async def test_a_plain_http_endpoint_loads_no_ca_bundle_and_https_still_verifies
     async with AwsClients(tls) as aws:
         sqs = await aws.client("sqs")
         assert sqs._endpoint.http_session._verify not in (False, None)  # True or a CA bundle path
+
+
+async def test_a_service_the_embedded_aws_does_not_serve_is_refused_at_once_in_one_clean_error(
+    settings: Settings,
+) -> None:
+    """Recycle Bin is not in moto: the embedded AWS answered 500 with a traceback on its console, and
+    botocore retried it four times (~1.4 s per call). Now: one 501 UnknownOperationException, no retry."""
+    from botocore.exceptions import ClientError
+
+    async with AwsClients(settings) as aws:
+        rbin = await aws.client("rbin", max_attempts=4)
+        with pytest.raises(ClientError) as refused:
+            await rbin.list_rules(ResourceType="EBS_SNAPSHOT")
+    answer = refused.value.response
+    assert answer["Error"]["Code"] == "UnknownOperationException"
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 0
