@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from services.emulator_dispatch import memoise_dispatch
+from services.emulator_sqs import speed_up_sqs
 from shared.errors import SettingsError
 
 try:
@@ -127,6 +129,8 @@ class EmbeddedAws:
 
     def start(self) -> str:
         back_up_transactions_lightly()
+        speed_up_sqs()
+        memoise_dispatch()
         app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
