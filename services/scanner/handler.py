@@ -21,7 +21,7 @@ import structlog
 from services.scanner.metrics import report_scan
 from services.scanner.organization import EnqueueScans, MemberRoles, fan_out, report_fan_out
 from services.scanner.rules import ScanPolicy, build_finding, classify, listings
-from services.scanner.sightings import Gated, forget_busy, gate
+from services.scanner.sightings import Gated, forget_busy, found_before, gate
 from shared.aws import ClientFactory, RegionClients
 from shared.errors import PermanentError, TransientError, UnsupportedResource
 from shared.events import DecisionKey, Envelope, Finding, ResourceFound, ScanRequested, utcnow
@@ -107,9 +107,14 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
             found, deps.ledger, now, deps.policy.min_idle, lambda f: _own_min_age(deps, f)
         )
 
-    per_region = await asyncio.gather(*(scan_region(region) for region in regions))
-    if regions and len(summary.failed_regions) == len(regions):
-        raise TransientError(f"every region failed to scan: {summary.failed_regions}")
+    earlier = asyncio.create_task(found_before(deps.ledger, account_id))  # while the regions list
+    try:
+        per_region = await asyncio.gather(*(scan_region(region) for region in regions))
+        if regions and len(summary.failed_regions) == len(regions):
+            raise TransientError(f"every region failed to scan: {summary.failed_regions}")
+    except BaseException:
+        earlier.cancel()
+        raise
     findings = [finding for region_findings, _ in per_region for finding in region_findings]
     to_publish = [finding for _, gated in per_region for finding in gated.announce]
     summary.quiet = sum(gated.quiet for _, gated in per_region)
@@ -122,7 +127,7 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
         for kind in chosen
         for check in kind.checks.names()
     }
-    await forget_busy(deps.ledger, account_id, checked, {f.key.pk for f in findings})
+    await forget_busy(deps.ledger, await earlier, account_id, checked, {f.key.pk for f in findings})
 
     summary.published = len(to_publish)
     report_scan(

@@ -88,9 +88,12 @@ async def test_a_listed_regions_ledger_work_does_not_wait_for_a_far_region(
         for start, _, _, call in proxy.timeline
         if call in ("dynamodb:BatchGetItem", "dynamodb:TransactWriteItems")
     ]
-    # The home region's first sightings were read and written while the far region was still listing.
+    # The home region's first sightings were read and written while the far region was still listing,
+    # and so were the FOUND decisions the scan checks for resources busy again (one Query).
     assert len(home_ledger) == 4
     assert sorted(home_ledger)[:2] < [far_listed] * 2, proxy.timeline
+    (found_query,) = [start for start, _, _, call in proxy.timeline if call == "dynamodb:Query"]
+    assert found_query < far_listed
 
 
 @pytest.mark.timeout(120)
