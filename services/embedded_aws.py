@@ -18,6 +18,7 @@ from typing import Any
 
 from services.emulator_dispatch import memoise_dispatch
 from services.emulator_sqs import speed_up_sqs
+from services.emulator_transactions import back_up_once_per_transaction
 from shared.errors import SettingsError
 
 try:
@@ -129,6 +130,7 @@ class EmbeddedAws:
 
     def start(self) -> str:
         back_up_transactions_lightly()
+        back_up_once_per_transaction()
         speed_up_sqs()
         memoise_dispatch()
         app = serialise_dynamodb(DomainDispatcherApplication(create_backend_app))

@@ -1,18 +1,22 @@
-"""The embedded AWS's speed-ups of moto (services/emulator_sqs.py, services/emulator_dispatch.py): SQS
-still delays, hides and counts messages as moto does, and the work moto used to repeat per queued
-message or per request is gone. Work is counted (calls to moto's datetime clock, directory listings),
+"""The embedded AWS's speed-ups of moto (services/emulator_sqs.py, services/emulator_dispatch.py,
+services/emulator_transactions.py): SQS still delays, hides and counts messages as moto does, a
+cancelled transaction still changes nothing, and the work moto used to repeat per queued message, per
+request or per transaction item is gone. Work is counted (calls to moto's datetime clock, directory listings),
 never timed."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from moto.core import utils as moto_utils
+from moto.dynamodb.models.dynamo_type import DynamoType
 
 from shared.worker import Runtime
+from tests.shared.factories import finding
 
 
 async def _counts(sqs: Any, url: str) -> tuple[int, int, int]:
@@ -88,3 +92,38 @@ async def test_requests_are_dispatched_without_listing_motos_package(
         await runtime.ledger.get("123456789012#us-east-1#ebs-volume#unattached#vol-1")
 
     assert listings == 0  # moto listed its package directory (and stat-ed ~170 entries) per request
+
+
+async def test_a_transaction_backs_its_table_up_once_without_hashing_every_key(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC)
+    await runtime.ledger.create_many([finding(f"vol-a{n}") for n in range(300)], now=now)  # the table
+    hashes = 0
+    real_hash = DynamoType.__hash__
+
+    def counted(self: DynamoType) -> int:
+        nonlocal hashes
+        hashes += 1
+        return real_hash(self)
+
+    monkeypatch.setattr(DynamoType, "__hash__", counted)
+    results = await runtime.ledger.create_many([finding(f"vol-b{n}") for n in range(100)], now=now)
+
+    assert all(result.applied for result in results)  # one TransactWriteItems of 100 puts
+    # The backup tested every key of the table against the transaction's, once per item: 30,000 here.
+    assert hashes < 3000
+
+
+async def test_a_cancelled_transaction_still_leaves_the_table_as_it_was(runtime: Runtime) -> None:
+    now = datetime.now(UTC)
+    await runtime.ledger.create_many([finding(f"vol-{n}") for n in range(5)], now=now)
+    race = [finding(f"vol-new{n}") for n in range(3)] + [
+        finding("vol-2").model_copy(update={"scan_id": "other"})
+    ]
+    results = await runtime.ledger.create_many(race, now=now)
+
+    assert [r.applied for r in results] == [True, True, True, False]  # the lost race, told as such
+    kept = await runtime.ledger.get("123456789012#us-east-1#ebs-volume#unattached#vol-2")
+    assert kept is not None and kept.finding.scan_id == "scan-1"
+    assert len(await runtime.ledger.get_many(f.key for f in race)) == 4
