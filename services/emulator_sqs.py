@@ -25,6 +25,11 @@ The patch keeps every answer and removes the repeated work:
   the value `get_queue_attributes` would have picked out of three full attribute builds (a queue that
   does not exist raises QueueDoesNotExist either way).
 
+One fix, not a speed-up: moto deletes a message by building the queue's list again without it and
+assigning it back, without the lock under which sends append. A message sent while a delete walks the
+list is lost (the full-size latency bench lost 45 of 2,560 with 4 receivers deleting while 8 batches
+were sent at once). Deletes now hold that lock too, as real SQS never drops a sent message.
+
 Installed once per process by `speed_up_sqs()`, from services/embedded_aws.py.
 """
 
@@ -77,6 +82,15 @@ def _not_visible(queue: Any) -> int:
     return sum(1 for m in queue._messages if not now > m.visible_at)
 
 
+def _locked(delete: Callable[..., None]) -> Callable[..., None]:
+    def delete_message(queue: Any, receipt_handle: str) -> None:
+        """moto's `Queue.delete_message`, under the lock `add_message` appends under."""
+        with queue._messages_lock:
+            delete(queue, receipt_handle)
+
+    return delete_message
+
+
 def speed_up_sqs() -> None:
     """Give moto's SQS models a cheap clock (same values) and a memoised name conversion (once)."""
     from moto.sqs import models
@@ -94,4 +108,5 @@ def speed_up_sqs() -> None:
     models.Queue.messages = property(_visible_undelayed)  # type: ignore[assignment,method-assign]
     models.Queue.approximate_number_of_messages_delayed = property(_delayed)  # type: ignore[assignment,method-assign]
     models.Queue.approximate_number_of_messages_not_visible = property(_not_visible)  # type: ignore[assignment,method-assign]
+    models.Queue.delete_message = _locked(models.Queue.delete_message)  # type: ignore[method-assign]
     setattr(models, _INSTALLED, True)

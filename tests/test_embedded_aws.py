@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from moto.core import utils as moto_utils
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.sqs.models import sqs_backends
 
 from shared.worker import Runtime
 from tests.shared.factories import finding
@@ -127,3 +129,36 @@ async def test_a_cancelled_transaction_still_leaves_the_table_as_it_was(runtime:
     kept = await runtime.ledger.get("123456789012#us-east-1#ebs-volume#unattached#vol-2")
     assert kept is not None and kept.finding.scan_id == "scan-1"
     assert len(await runtime.ledger.get_many(f.key for f in race)) == 4
+
+
+class _Tripwire(list):  # type: ignore[type-arg]
+    """A queue's message list that, once armed, runs `then` when a walk over it has seen every message
+    and before the walker goes on: where moto's delete assigns the list it rebuilt."""
+
+    then: Any = None
+
+    def __iter__(self) -> Any:
+        yield from list.__iter__(self)
+        if self.then is not None:
+            then, self.then = self.then, None
+            then()
+
+
+async def test_a_message_sent_while_another_is_deleted_is_kept(runtime: Runtime) -> None:
+    sqs, queue = runtime.sqs, runtime.queues["analyze"]
+    await sqs.send_message(QueueUrl=queue.url, MessageBody="first")  # type: ignore[attr-defined]
+    received = await sqs.receive_message(QueueUrl=queue.url, VisibilityTimeout=30)  # type: ignore[attr-defined]
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    emulated = backend.queues[queue.name]
+    sender = threading.Thread(target=backend.send_message, args=(queue.name, "second"))
+
+    def send_meanwhile() -> None:  # another request's send, while the delete holds the list it walked
+        sender.start()
+        sender.join(timeout=0.5)  # with the lock held it cannot append yet: it waits for the delete
+
+    emulated._messages = _Tripwire(emulated._messages)
+    emulated._messages.then = send_meanwhile
+    await sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=received["Messages"][0]["ReceiptHandle"])  # type: ignore[attr-defined]
+    await asyncio.to_thread(sender.join)
+
+    assert [message.body for message in emulated._messages] == ["second"]
