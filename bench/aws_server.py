@@ -3,6 +3,7 @@ transaction) as its own process, for benches: `python bench/aws_server.py PORT` 
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -11,6 +12,8 @@ from services.embedded_aws import EmbeddedAws
 
 
 def main() -> int:
+    # werkzeug logs every request to stderr: a line per request is emulator CPU the tools then wait on.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = EmbeddedAws(port=int(sys.argv[1]))
     print(server.start(), flush=True)
     stop = threading.Event()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 C7N_PIN = "c7n==0.9.53"
+C7N_ORG_PIN = "c7n-org==0.6.52"  # its multi-account runner, for bench/scan_org.py (pins c7n 0.9.53 too)
 POLICIES = """\
 policies:
   - name: ebs-unattached
@@ -30,18 +31,31 @@ KIND_OF_POLICY = {"ebs-unattached": "ebs-volume", "eip-unassociated": "elastic-i
 
 
 def ensure_custodian(root: Path) -> Path:
-    """The `custodian` executable of the tools venv, creating the venv when it is missing."""
+    """The `custodian` executable of the tools venv, creating the venv (c7n and c7n-org) when missing."""
     venv = root / ".venv-tools" / "c7n"
     custodian = venv / "bin" / "custodian"
-    if custodian.exists():
+    if custodian.exists() and (venv / "bin" / "c7n-org").exists():
         return custodian
-    print(f"creating {venv} with {C7N_PIN} (once)", file=sys.stderr, flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    print(f"creating {venv} with {C7N_PIN} and {C7N_ORG_PIN} (once)", file=sys.stderr, flush=True)
+    if not venv.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", C7N_PIN],
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            C7N_PIN,
+            C7N_ORG_PIN,
+        ],
         check=True,
     )
     return custodian
+
+
+def ensure_c7n_org(root: Path) -> Path:
+    """The `c7n-org` executable of the same tools venv."""
+    return ensure_custodian(root).parent / "c7n-org"
 
 
 def write_policies(directory: Path) -> Path:

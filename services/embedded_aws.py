@@ -16,8 +16,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from services.emulator_dispatch import memoise_dispatch
 from services.emulator_executor_path import speed_up_executor_path
 from services.emulator_query import speed_up_queries
+from services.emulator_sqs import speed_up_sqs
+from services.emulator_transactions import back_up_once_per_transaction
 from services.emulator_unserved import answer_unserved
 from shared.errors import SettingsError
 
@@ -130,6 +133,9 @@ class EmbeddedAws:
 
     def start(self) -> str:
         back_up_transactions_lightly()
+        back_up_once_per_transaction()
+        speed_up_sqs()
+        memoise_dispatch()
         speed_up_executor_path()  # services/emulator_executor_path.py
         speed_up_queries()  # services/emulator_query.py (projected reads too)
         app = serialise_dynamodb(DomainDispatcherApplication(answer_unserved(create_backend_app)))

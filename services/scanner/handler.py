@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import structlog
 
 from services.scanner.metrics import report_scan
 from services.scanner.organization import EnqueueScans, MemberRoles, fan_out, report_fan_out
 from services.scanner.rules import ScanPolicy, build_finding, classify, listings
-from services.scanner.sightings import forget_busy, gate
+from services.scanner.sightings import Gated, forget_busy, found_before, gate
 from shared.aws import ClientFactory, RegionClients
 from shared.errors import PermanentError, TransientError, UnsupportedResource
 from shared.events import DecisionKey, Envelope, Finding, ResourceFound, ScanRequested, utcnow
@@ -33,6 +34,9 @@ from shared.registry import Registry
 from shared.telemetry import Metrics, NullMetrics
 
 log = structlog.get_logger("cloudthrift.scanner")
+
+# One listing of one kind in one region: the kind, the checks it serves, what it listed, their usage.
+Listed = tuple[Kind, list[Check], list[Observation], dict[str, dict[str, Usage]]]
 
 
 @dataclass(frozen=True)
@@ -88,23 +92,34 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
     summary = ScanSummary()
     regions_at_once = asyncio.Semaphore(deps.policy.region_concurrency)
 
-    async def scan_region(region: str) -> list[Finding]:
+    async def scan_region(region: str) -> tuple[list[Finding], Gated]:
         async with regions_at_once:
             try:
-                return await _scan_region(deps, chosen, region, account_id, request, now, summary)
+                found = await _scan_region(deps, chosen, region, account_id, request, now, summary)
             except Exception as exc:  # one broken region must not hide the others' waste
                 log.error("scan.region_failed", region=region, error=f"{type(exc).__name__}: {exc}")
                 summary.failed_regions[region] = f"{type(exc).__name__}: {exc}"[:300]
-                return []
+                return [], Gated()
+        # This region's ledger reads and first sightings go while farther regions are still listing
+        # (a round trip to the farthest costs 20 times one to the home region), outside the region
+        # bound. A ledger failure fails the scan, as before: it is not the region's.
+        return found, await gate(
+            found, deps.ledger, now, deps.policy.min_idle, lambda f: _own_min_age(deps, f)
+        )
 
-    per_region = await asyncio.gather(*(scan_region(region) for region in regions))
-    if regions and len(summary.failed_regions) == len(regions):
-        raise TransientError(f"every region failed to scan: {summary.failed_regions}")
-    findings = [finding for region_findings in per_region for finding in region_findings]
-    gated = await gate(findings, deps.ledger, now, deps.policy.min_idle, lambda f: _own_min_age(deps, f))
-    to_publish, summary.quiet = gated.announce, gated.quiet
-    if gated.idle_too_briefly:
-        summary.skipped["idle-too-briefly"] += gated.idle_too_briefly
+    earlier = asyncio.create_task(found_before(deps.ledger, account_id))  # while the regions list
+    try:
+        per_region = await asyncio.gather(*(scan_region(region) for region in regions))
+        if regions and len(summary.failed_regions) == len(regions):
+            raise TransientError(f"every region failed to scan: {summary.failed_regions}")
+    except BaseException:
+        earlier.cancel()
+        raise
+    findings = [finding for region_findings, _ in per_region for finding in region_findings]
+    to_publish = [finding for _, gated in per_region for finding in gated.announce]
+    summary.quiet = sum(gated.quiet for _, gated in per_region)
+    if briefly := sum(gated.idle_too_briefly for _, gated in per_region):
+        summary.skipped["idle-too-briefly"] += briefly
     scanned = {(region, kind) for region in regions if region not in summary.failed_regions for kind in kinds}
     checked = {
         (region, kind.name, check)
@@ -112,7 +127,7 @@ async def handle_scan(event: Envelope[ScanRequested], deps: ScannerDeps) -> list
         for kind in chosen
         for check in kind.checks.names()
     }
-    await forget_busy(deps.ledger, account_id, checked, {f.key.pk for f in findings})
+    await forget_busy(deps.ledger, await earlier, account_id, checked, {f.key.pk for f in findings})
 
     summary.published = len(to_publish)
     report_scan(
@@ -182,46 +197,52 @@ async def _scan_region(
     summary: ScanSummary,
 ) -> list[Finding]:
     clients = RegionClients(deps.aws, region, request.role_arn)
+
+    async def listed(kind: Kind, filters: tuple[Mapping[str, Any], ...], checks: list[Check]) -> Listed:
+        observations = [kind.observe(raw) async for raw in kind.list(clients, filters)]
+        return kind, checks, observations, await _usage(clients, checks, observations, deps.policy, now)
+
+    # Every kind's listings at once: each is a chain of round trips to this region, none needs another.
+    every = await asyncio.gather(
+        *(listed(kind, filters, checks) for kind in chosen for filters, checks in listings(kind))
+    )
     findings: list[Finding] = []
-    for kind in chosen:
-        for filters, checks in listings(kind):
-            observations = [kind.observe(raw) async for raw in kind.list(clients, filters)]
-            usage = await _usage(clients, checks, observations, deps.policy, now)
-            for observation in observations:
-                spared: list[str] = []  # why each check left it alone: counted once per resource
-                for check in checks:
-                    seen = usage.get(check.name, {}).get(observation.resource_id)
-                    verdict, reason = classify(check, observation, seen, deps.policy, now)
-                    if verdict != "idle" or reason is None:
-                        spared.append(verdict)
-                        continue
-                    key = DecisionKey(
-                        account_id=account_id,
-                        region=region,
-                        kind=kind.name,
-                        check=check.name,
-                        resource_id=observation.resource_id,
-                    )
-                    finding = build_finding(
-                        check,
-                        observation,
-                        reason,
-                        key,
-                        deps.prices,
-                        now=now,
-                        scan_id=request.scan_id,
-                        role_arn=request.role_arn,  # the executor acts through the role the scan used
-                        tier=deps.policy.safety_snapshot_tier,
-                    )
-                    if check.saves_only and finding.cost.net_monthly_saving_usd <= 0:
-                        spared.append("no-saving")  # e.g. gp3 would cost more than gp2
-                        continue
-                    findings.append(finding)
-                    summary.found[(kind.name, region)] += 1
-                    summary.waste_usd += finding.cost.monthly_usd
-                    summary.waste_by[(kind.name, region)] += finding.cost.monthly_usd
-                if len(spared) == len(checks):
-                    summary.skipped[min(spared, key=_SPARED_FIRST.index)] += 1
+    for kind, checks, observations, usage in every:
+        for observation in observations:
+            spared: list[str] = []  # why each check left it alone: counted once per resource
+            for check in checks:
+                seen = usage.get(check.name, {}).get(observation.resource_id)
+                verdict, reason = classify(check, observation, seen, deps.policy, now)
+                if verdict != "idle" or reason is None:
+                    spared.append(verdict)
+                    continue
+                key = DecisionKey(
+                    account_id=account_id,
+                    region=region,
+                    kind=kind.name,
+                    check=check.name,
+                    resource_id=observation.resource_id,
+                )
+                finding = build_finding(
+                    check,
+                    observation,
+                    reason,
+                    key,
+                    deps.prices,
+                    now=now,
+                    scan_id=request.scan_id,
+                    role_arn=request.role_arn,  # the executor acts through the role the scan used
+                    tier=deps.policy.safety_snapshot_tier,
+                )
+                if check.saves_only and finding.cost.net_monthly_saving_usd <= 0:
+                    spared.append("no-saving")  # e.g. gp3 would cost more than gp2
+                    continue
+                findings.append(finding)
+                summary.found[(kind.name, region)] += 1
+                summary.waste_usd += finding.cost.monthly_usd
+                summary.waste_by[(kind.name, region)] += finding.cost.monthly_usd
+            if len(spared) == len(checks):
+                summary.skipped[min(spared, key=_SPARED_FIRST.index)] += 1
     return findings
 
 

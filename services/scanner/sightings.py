@@ -4,7 +4,7 @@ not already got, start a new cycle for a resource idle again, and reset the idle
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -112,14 +112,27 @@ async def _maybe_new_cycle(
     return result.current if result.applied else None
 
 
-async def forget_busy(
-    ledger: Ledger, account_id: str, checked: set[tuple[str, str, str]], idle_pks: set[str]
-) -> None:
-    """A FOUND resource not seen idle by its check in a complete scan of its region is busy again:
-    reset its clock. `checked` holds the (region, kind, check) triples the scan covered."""
+async def found_before(ledger: Ledger, account_id: str) -> list[Decision]:
+    """The account's FOUND decisions, as the scan starts: read while its regions list (the by-state
+    index is one Query, seconds on the emulator), for `forget_busy` at its end. Reading them before the
+    scan's own first sightings changes nothing: those are all idle, and a decision that left FOUND
+    meanwhile is not reset (the reset is conditional)."""
     # Only the fields read below: every FOUND finding's JSON would otherwise cross the wire each scan.
     fields = (Attr.ACCOUNT_ID, Attr.REGION, Attr.KIND, Attr.CHECK, Attr.IDLE_SINCE)
-    async for decision in ledger.by_state(State.FOUND, attributes=fields):
+    return [d async for d in ledger.by_state(State.FOUND, attributes=fields, account_id=account_id)]
+
+
+async def forget_busy(
+    ledger: Ledger,
+    found: Sequence[Decision],
+    account_id: str,
+    checked: set[tuple[str, str, str]],
+    idle_pks: set[str],
+) -> None:
+    """A FOUND resource not seen idle by its check in a complete scan of its region is busy again:
+    reset its clock. `found` is `found_before`; `checked` holds the (region, kind, check) triples the
+    scan covered."""
+    for decision in found:
         if decision.get(Attr.ACCOUNT_ID) != account_id or decision.pk in idle_pks:
             continue
         if (decision.get(Attr.REGION), decision.get(Attr.KIND), decision.get(Attr.CHECK)) not in checked:

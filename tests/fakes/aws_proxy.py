@@ -9,6 +9,9 @@
 - counting: every request by service and operation, so tests and benches can count AWS calls, and
   the filters of query-protocol requests (EC2's `Filter.N.Name`), so they can tell a lookup by id
   from a costly search by tag;
+- overlap: the most requests in flight at once per service:operation and per region/service, and when
+  each request started and ended (`timeline`), so tests can tell calls made at once from calls made
+  one after another;
 - Recycle Bin (moto has none): with `recycle_bin` set (region -> rules as GetRule returns them), the
   proxy answers rbin's ListRules (paginated by NextToken) and GetRule itself; without it, rbin
   requests go on to moto like any other, which does not serve them.
@@ -23,6 +26,7 @@ import asyncio
 import json
 import re
 import sys
+import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Mapping
@@ -70,6 +74,9 @@ class AwsProxy:
         self.calls: Counter[str] = Counter()  # "service:Operation" -> count
         self.by_region: Counter[str] = Counter()  # "region service:Operation" -> count
         self.filters: Counter[str] = Counter()  # "service:Operation filter-name" -> count
+        self.in_flight: Counter[str] = Counter()  # "service:Operation" and "region/service" -> now
+        self.peak: Counter[str] = Counter()  # the same keys -> the most at once so far
+        self.timeline: list[tuple[float, float, str, str]] = []  # (start, end, region, service:Operation)
         self._port = port
         self.recycle_bin = recycle_bin  # region -> rules {Identifier, ResourceType, RetentionPeriod, ...}
         self._runner: web.AppRunner | None = None
@@ -99,11 +106,26 @@ class AwsProxy:
         return sum(n for key, n in self.calls.items() if service is None or key.split(":")[0] == service)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        assert self._session is not None
         body = await request.read()
         scope = _SCOPE.search(request.headers.get("Authorization", ""))
         access_key, region, service = scope.groups() if scope else ("", "", "")
         operation = _operation(request, body)
+        keys = (f"{service}:{operation}", f"{region}/{service}")
+        started = time.monotonic()
+        for key in keys:
+            self.in_flight[key] += 1
+            self.peak[key] = max(self.peak[key], self.in_flight[key])
+        try:
+            return await self._answer(request, body, access_key, region, service, operation)
+        finally:
+            for key in keys:
+                self.in_flight[key] -= 1
+            self.timeline.append((started, time.monotonic(), region, keys[0]))
+
+    async def _answer(
+        self, request: web.Request, body: bytes, access_key: str, region: str, service: str, operation: str
+    ) -> web.StreamResponse:
+        assert self._session is not None
         self.calls[f"{service}:{operation}"] += 1
         self.by_region[f"{region} {service}:{operation}"] += 1
         for name in _filter_names(body):
