@@ -6,6 +6,7 @@ of ours is patched.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import urllib.request
@@ -21,6 +22,7 @@ from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.config import Settings
 from shared.worker import Runtime, open_runtime
+from tests.fakes.aws_proxy import AwsProxy
 from tests.registrations import foreign_registrations, take_out, throwaway_kind
 
 # The fakes of Discord and Gemini live in their own modules; their fixtures are shared from here.
@@ -122,3 +124,33 @@ async def runtime(settings: Settings, aws_session: AioSession) -> AsyncIterator[
         await bootstrap(settings, aws)
     async with open_runtime(settings, session=aws_session) as opened:
         yield opened
+
+
+@contextlib.asynccontextmanager
+async def runtime_behind_proxy(
+    moto_endpoint: str,
+    make_settings: Callable[..., Settings],
+    aws_session: AioSession,
+    **proxy_options: Any,
+) -> AsyncIterator[tuple[Runtime, AwsProxy]]:
+    """A bootstrapped runtime whose every AWS request goes through tests/fakes/aws_proxy.py: counted,
+    delayed per region, or held to IAM policies, as `proxy_options` say."""
+    proxy = AwsProxy(moto_endpoint, **proxy_options)
+    await proxy.start()
+    try:
+        settings = make_settings(aws_endpoint_url=proxy.endpoint)
+        async with AwsClients(settings, session=aws_session) as aws:
+            await bootstrap(settings, aws)
+        async with open_runtime(settings, session=aws_session) as runtime:
+            yield runtime, proxy
+    finally:
+        await proxy.stop()
+
+
+@pytest.fixture
+async def counted(
+    moto_endpoint: str, make_settings: Callable[..., Settings], aws_session: AioSession
+) -> AsyncIterator[tuple[Runtime, AwsProxy]]:
+    """The runtime with every AWS request counted at the proxy (request budgets)."""
+    async with runtime_behind_proxy(moto_endpoint, make_settings, aws_session) as both:
+        yield both

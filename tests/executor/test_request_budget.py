@@ -11,39 +11,20 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 
 import pytest
-from aiobotocore.session import AioSession
 
 from services.executor.group_card import CoalescedEdits, GroupCards
 from services.executor.handler import ExecutionPolicy, ExecutorDeps, handle_approval
 from services.executor.outcome import DiscordCardReporter
-from shared.aws import AwsClients
-from shared.bootstrap import bootstrap
-from shared.config import Settings
 from shared.discord import ConsoleDiscord
 from shared.events import ApprovalGranted, Envelope, parse_event
 from shared.ledger import State
-from shared.worker import Runtime, open_runtime
+from shared.worker import Runtime
 from tests.chaos import ChaosConfig, click_cards, seed
 from tests.fakes.aws_proxy import AwsProxy
 
 VOLUMES, ADDRESSES = 12, 4
-
-
-@pytest.fixture
-async def counted(
-    moto_endpoint: str, make_settings: Callable[..., Settings], aws_session: AioSession
-) -> AsyncIterator[tuple[Runtime, AwsProxy]]:
-    proxy = AwsProxy(moto_endpoint)
-    await proxy.start()
-    settings = make_settings(aws_endpoint_url=proxy.endpoint)
-    async with AwsClients(settings, session=aws_session) as aws:
-        await bootstrap(settings, aws)
-    async with open_runtime(settings, session=aws_session) as runtime:
-        yield runtime, proxy
-    await proxy.stop()
 
 
 async def _approvals(runtime: Runtime) -> list[Envelope[ApprovalGranted]]:

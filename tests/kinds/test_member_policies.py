@@ -11,14 +11,13 @@ from aiobotocore.session import AioSession
 
 from services.estate import moto_backdater, seed_estate
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
-from shared.aws import AwsClients
-from shared.bootstrap import bootstrap
 from shared.config import Settings
 from shared.events import Envelope, ScanRequested
 from shared.kinds import discover
 from shared.kinds.pricing import load_prices
 from shared.member_policies import PERMISSIONS_FILE, is_read, member_permissions, outputs, render
-from shared.worker import Runtime, open_runtime
+from shared.worker import Runtime
+from tests.conftest import runtime_behind_proxy
 from tests.executor.test_role_separation import generated_policies
 from tests.fakes.aws_proxy import AwsProxy
 
@@ -51,14 +50,10 @@ def test_the_scan_role_only_reads_and_every_remedy_action_is_in_the_cleanup_role
 async def enforcing(
     moto_endpoint: str, make_settings: Callable[..., Settings], aws_session: AioSession
 ) -> AsyncIterator[tuple[Runtime, AwsProxy]]:
-    proxy = AwsProxy(moto_endpoint, role_policies=generated_policies())
-    await proxy.start()
-    settings = make_settings(aws_endpoint_url=proxy.endpoint)
-    async with AwsClients(settings, session=aws_session) as aws:
-        await bootstrap(settings, aws)
-    async with open_runtime(settings, session=aws_session) as runtime:
-        yield runtime, proxy
-    await proxy.stop()
+    async with runtime_behind_proxy(
+        moto_endpoint, make_settings, aws_session, role_policies=generated_policies()
+    ) as both:
+        yield both
 
 
 async def test_a_scan_of_every_kind_through_the_scan_role_is_refused_nothing(

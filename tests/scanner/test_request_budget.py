@@ -5,38 +5,19 @@ first sighting or repeat, without giving up a conditional write."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiobotocore.session import AioSession
 
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
-from shared.aws import AwsClients
-from shared.bootstrap import bootstrap
-from shared.config import Settings
 from shared.events import Envelope, ResourceFound, ScanRequested, parse_event
 from shared.kinds.pricing import load_prices
 from shared.ledger import State
-from shared.worker import Runtime, open_runtime
+from shared.worker import Runtime
 from tests.fakes.aws_proxy import AwsProxy
 
 VOLUMES = 300
 BUDGET = 0.15
-
-
-@pytest.fixture
-async def counted(
-    moto_endpoint: str, make_settings: Callable[..., Settings], aws_session: AioSession
-) -> AsyncIterator[tuple[Runtime, AwsProxy]]:
-    proxy = AwsProxy(moto_endpoint)
-    await proxy.start()
-    settings = make_settings(aws_endpoint_url=proxy.endpoint)
-    async with AwsClients(settings, session=aws_session) as aws:
-        await bootstrap(settings, aws)
-    async with open_runtime(settings, session=aws_session) as runtime:
-        yield runtime, proxy
-    await proxy.stop()
 
 
 async def scan_and_publish(runtime: Runtime, proxy: AwsProxy, now: datetime) -> tuple[int, int]:

@@ -4,38 +4,19 @@ in front of moto."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiobotocore.session import AioSession
 
 from services.estate import DEMO_REGIONS, moto_backdater, seed_estate
 from services.scanner.handler import ScannerDeps, ScanPolicy, handle_scan
-from shared.aws import AwsClients
-from shared.bootstrap import bootstrap
-from shared.config import Settings
 from shared.events import Envelope, ScanRequested
 from shared.kinds import discover
 from shared.kinds.pricing import load_prices
-from shared.worker import Runtime, open_runtime
+from shared.worker import Runtime
 from tests.fakes.aws_proxy import AwsProxy
 
 USAGE_KINDS = ("nat-gateway", "load-balancer", "classic-load-balancer", "rds-instance")
-
-
-@pytest.fixture
-async def counted(
-    moto_endpoint: str, make_settings: Callable[..., Settings], aws_session: AioSession
-) -> AsyncIterator[tuple[Runtime, AwsProxy]]:
-    proxy = AwsProxy(moto_endpoint)
-    await proxy.start()
-    settings = make_settings(aws_endpoint_url=proxy.endpoint)
-    async with AwsClients(settings, session=aws_session) as aws:
-        await bootstrap(settings, aws)
-    async with open_runtime(settings, session=aws_session) as runtime:
-        yield runtime, proxy
-    await proxy.stop()
 
 
 @pytest.mark.timeout(300)  # three regions of the demo's usage kinds on a shared 2-core machine
