@@ -450,3 +450,13 @@ def test_a_usage_window_naming_no_usage_check_or_out_of_range_stops_the_worker()
     ):
         with pytest.raises(SettingsError, match="CLOUDTHRIFT_USAGE_WINDOW_DAYS"):
             checked_windows(wrong, checks)
+
+
+def test_a_balancer_is_named_with_its_scheme_only_when_aws_reported_one() -> None:
+    """The demo's protected ALB read "(None)" on its card: moto reported no scheme for it."""
+    from shared.kinds.load_balancer.kind import named
+
+    assert named({"type": "application", "name": "web", "scheme": None}) == "Application load balancer 'web'"
+    assert named({"type": "network", "name": "edge", "scheme": "internal"}) == (
+        "Network load balancer 'edge' (internal)"
+    )

@@ -270,3 +270,10 @@ NEW_FLOWS = Metric("AWS/NetworkELB", "NewFlowCount", "Sum", "LoadBalancer", True
 ACTIVE_FLOWS = Metric(
     "AWS/NetworkELB", "ActiveFlowCount", "Maximum", "LoadBalancer", True, "metric_dimension"
 )
+
+
+def named(facts: Mapping[str, Any]) -> str:
+    """ "Application load balancer 'web' (internet-facing)", as the cards and the analysis name it; a
+    scheme AWS did not report is left out rather than shown as "(None)"."""
+    scheme = f" ({facts['scheme']})" if facts.get("scheme") else ""
+    return f"{str(facts.get('type')).capitalize()} load balancer {str(facts.get('name'))[:60]!r}{scheme}"

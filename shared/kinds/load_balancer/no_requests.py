@@ -12,6 +12,7 @@ from shared.kinds.load_balancer.kind import (
     NEW_FLOWS,
     REQUESTS,
     LoadBalancer,
+    named,
     protection_withheld,
 )
 from shared.kinds.load_balancer.no_targets import has_nothing_behind_it
@@ -54,8 +55,7 @@ class NoRequests(Check):
         protected = bool(facts.get("deletion_protection"))
         healthy = int(facts.get("healthy_targets") or 0)
         summary = (
-            f"{str(facts.get('type')).capitalize()} load balancer {str(facts.get('name'))[:60]!r} "
-            f"({facts.get('scheme')}) in {finding.key.region}, {idle_text(finding, now)}: "
+            f"{named(facts)} in {finding.key.region}, {idle_text(finding, now)}: "
             f"{finding.idle_reason}. "
             f"It costs {usd(finding.cost.monthly_usd)}/month before capacity units. It has "
             f"{facts.get('target_group_count')} target group(s) and {healthy} healthy target(s). "

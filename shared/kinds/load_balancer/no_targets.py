@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from shared.events import Finding, Recommendation, Risk
 from shared.kinds.advice import Advice, clip, confidence, idle_text, usd
 from shared.kinds.base import Check, Observation, Usage
-from shared.kinds.load_balancer.kind import LoadBalancer, protection_withheld
+from shared.kinds.load_balancer.kind import LoadBalancer, named, protection_withheld
 from shared.kinds.signals import Signals
 
 
@@ -48,8 +48,7 @@ class NoTargets(Check):
     def advise(self, finding: Finding, s: Signals, now: datetime) -> Advice:
         facts = finding.facts
         summary = (
-            f"{str(facts.get('type')).capitalize()} load balancer {str(facts.get('name'))[:60]!r} "
-            f"({facts.get('scheme')}) in {finding.key.region}, {idle_text(finding, now)}: "
+            f"{named(facts)} in {finding.key.region}, {idle_text(finding, now)}: "
             f"{finding.idle_reason}. It costs {usd(finding.cost.monthly_usd)}/month and any request it "
             "gets fails. "
             + (
