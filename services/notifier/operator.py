@@ -72,7 +72,12 @@ async def decide_from_cli(
             of=outcome.total,
             until=outcome.until,
         )
-        rows = cards.buttons(target.card_id, group=outcome.group, snooze_days=deps.snooze_days, disabled=True)
+        # A single card's buttons depend on its finding (priced choices, or none offered at all): drawn
+        # from it, as the notifier drew them, so the disabled row shows what the card offered.
+        cost = None if outcome.group else outcome.decided[0].finding.cost
+        rows = cards.buttons(
+            target.card_id, group=outcome.group, snooze_days=deps.snooze_days, disabled=True, cost=cost
+        )
         await sink.edit_message(
             outcome.channel_id, outcome.message_id, {"content": status, "components": rows}
         )

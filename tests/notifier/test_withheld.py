@@ -18,12 +18,13 @@ from services.cli import app
 from services.notifier import cards
 from services.notifier.decide import DecideDeps, decide, refusal_summary
 from services.notifier.handler import GroupPolicy, NotifierDeps, handle_analyzed
+from services.notifier.operator import decide_from_cli
 from services.scanner.rules import build_finding
 from services.scanner.sightings import gate
 from shared.aws import AwsClients
 from shared.bootstrap import bootstrap
 from shared.config import Settings
-from shared.discord import ConsoleDiscord
+from shared.discord import ConsoleDiscord, DiscordClient
 from shared.events import Approver, DecisionKey, Finding
 from shared.kinds import kind_named
 from shared.kinds.base import Observation
@@ -193,3 +194,24 @@ async def test_once_protection_is_off_the_next_cycle_may_be_approved(runtime: Ru
         unprotected.key, State.AWAITING_APPROVAL, State.APPROVED, unless_withheld=True
     )
     assert approved.applied
+
+
+async def test_a_cli_reject_redraws_its_card_without_an_approve_button(
+    runtime: Runtime,
+    fake_discord: FakeDiscord,
+    bot: DiscordClient,
+    notifier_deps: Callable[..., NotifierDeps],
+    decide_deps: DecideDeps,
+) -> None:
+    """`cloudthrift reject` edits the card as the click does: it drew every card's default buttons, so a
+    protected balancer's card came back with an (disabled) Approve it never offered."""
+    protected = balancer("payments-legacy-alb", protected=True)
+    await handle_analyzed(await analyzed(runtime.ledger, protected), notifier_deps())
+    decision_id = (await state_of(runtime.ledger, protected)).decision_id
+
+    outcome = await decide_from_cli(decide_deps, bot, decision_id, "reject", ANA, now=NOW)
+
+    assert len(outcome.decided) == 1
+    [card] = fake_discord.in_channel(CHANNEL)
+    labels = [button["label"] for row in card["message"]["components"] for button in row["components"]]
+    assert labels and all(button.startswith(("Reject", "Snooze")) for button in labels), labels
