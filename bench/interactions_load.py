@@ -40,7 +40,7 @@ from nacl.signing import SigningKey
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.notifier import cards  # noqa: E402
+from services.notifier import card_buttons  # noqa: E402
 from services.notifier.handler import GroupPolicy, NotifierDeps, post_cards  # noqa: E402
 from shared.aws import AwsClients  # noqa: E402
 from shared.bootstrap import bootstrap  # noqa: E402
@@ -183,7 +183,7 @@ async def seed(settings: Settings, count: int, *, card_records: bool) -> list[tu
 
 def signed(key: SigningKey, decision_id: str, pk: str, *, card_records: bool) -> tuple[bytes, dict[str, str]]:
     """A click on the card's Approve button, as Discord signs it."""
-    custom_id = cards.custom_id("approve", decision_id, None if card_records else pk)
+    custom_id = card_buttons.custom_id("approve", decision_id, None if card_records else pk)
     body = json.dumps(
         {
             "type": 3,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.notifier.cards import Action
+from services.notifier.card_buttons import Action
 from shared.ledger import Attr
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from services.notifier.cards import Action
+from services.notifier.card_buttons import Action
 from shared.events import ApprovalGranted, Approver, DecisionKey
 from shared.grants import (
     RECOVER_AFTER,

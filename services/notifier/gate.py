@@ -18,7 +18,7 @@ import structlog
 from multidict import CIMultiDict
 from nacl.signing import VerifyKey
 
-from services.notifier import cards
+from services.notifier import card_buttons
 from services.notifier.inbound import Click, Ping, parse_interaction, signature_ok
 from services.notifier.refusals import Refusals
 from shared.discord_messages import EPHEMERAL, NO_MENTIONS, escape_markdown, printable
@@ -58,7 +58,7 @@ class Pressed:
     """A click by an allowed approver on a CloudThrift button."""
 
     card_id: str
-    action: cards.Action
+    action: card_buttons.Action
     pk: str | None
     approver: Approver
     rows: list[dict[str, Any]]
@@ -111,13 +111,13 @@ def ephemeral(text: str) -> dict[str, Any]:
 
 def pressed(gate: Gate, interaction: Click, now: datetime) -> Pressed | dict[str, Any]:
     """The click, or the ephemeral answer refusing it (unknown button, clicker not allowed)."""
-    button = cards.parse_custom_id(interaction.data.custom_id)
+    button = card_buttons.parse_custom_id(interaction.data.custom_id)
     if button is None:
         return ephemeral("This button is not one CloudThrift knows.")
     approver = clicker(gate, interaction, button.action, button.card_id)
     if isinstance(approver, dict):
         return approver
-    rows = interaction.rows() or cards.buttons(button.card_id, group=False)
+    rows = interaction.rows() or card_buttons.buttons(button.card_id, group=False)
     return Pressed(button.card_id, button.action, button.pk, approver, rows, now, button.remedy)
 
 

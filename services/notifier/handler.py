@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from services.notifier import cards
+from services.notifier import card_buttons, cards
 from services.notifier.decide import CARD_PREFIX
 from shared.config import default
 from shared.discord import MessageSink
@@ -271,7 +271,7 @@ async def _post(
     else:
         channel_id = deps.channel_id
         message_id = await deps.sink.post_message(
-            channel_id, payload | {"nonce": cards.nonce(card_id), "enforce_nonce": True}
+            channel_id, payload | {"nonce": card_buttons.nonce(card_id), "enforce_nonce": True}
         )
         await deps.ledger.put_record(
             CARD_PREFIX + card_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from services.notifier.cards import cli_command
+from services.notifier.card_buttons import cli_command
 from services.notifier.handler import GroupPolicy, NotifierDeps, handle_analyzed
 from shared.config import Settings
 from shared.discord import ConsoleDiscord, DiscordClient, MessageSink

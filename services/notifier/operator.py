@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.notifier import cards
+from services.notifier import card_buttons, cards
 from services.notifier.decide import CARD_PREFIX, DecideDeps, Outcome, decide
 from shared.discord import MessageSink
 from shared.events import Approver
@@ -54,7 +54,7 @@ async def decide_from_cli(
     deps: DecideDeps,
     sink: MessageSink | None,
     ident: str,
-    action: cards.Action,
+    action: card_buttons.Action,
     approver: Approver,
     *,
     now: datetime,
@@ -75,7 +75,7 @@ async def decide_from_cli(
         # A single card's buttons depend on its finding (priced choices, or none offered at all): drawn
         # from it, as the notifier drew them, so the disabled row shows what the card offered.
         cost = None if outcome.group else outcome.decided[0].finding.cost
-        rows = cards.buttons(
+        rows = card_buttons.buttons(
             target.card_id, group=outcome.group, snooze_days=deps.snooze_days, disabled=True, cost=cost
         )
         await sink.edit_message(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.notifier import cards
+from services.notifier import card_buttons, cards
 from shared.discord import DiscordClient, clamp_message
 from tests.fakes.discord import FakeDiscord, _check_message
 from tests.notifier.helpers import analysis, finding
@@ -15,13 +15,15 @@ ID = "3f1e6a52-5c8b-5d6e-9a63-2f0c9d1b7e44"
 
 def test_custom_ids_name_action_and_card_and_fit_in_100_characters() -> None:
     pk = "123456789012#us-east-1#ebs-volume#unattached#vol-0123456789abcdef0"  # 66 characters: fits
-    for action in cards.ACTIONS:
-        plain, direct = cards.custom_id(action, ID), cards.custom_id(action, ID, pk)
+    for action in card_buttons.ACTIONS:
+        plain, direct = card_buttons.custom_id(action, ID), card_buttons.custom_id(action, ID, pk)
         assert len(plain) <= 100 and len(direct) <= 100
-        assert cards.parse_custom_id(plain) == cards.Button(action, ID)
-        assert cards.parse_custom_id(direct) == cards.Button(action, ID, pk)
+        assert card_buttons.parse_custom_id(plain) == card_buttons.Button(action, ID)
+        assert card_buttons.parse_custom_id(direct) == card_buttons.Button(action, ID, pk)
     long_pk = "123456789012#ap-southeast-1#elastic-ip#unassociated#eipalloc-0123456789abcdef0"  # 78: does not
-    assert cards.parse_custom_id(cards.custom_id("approve", ID, long_pk)) == cards.Button("approve", ID)
+    assert card_buttons.parse_custom_id(
+        card_buttons.custom_id("approve", ID, long_pk)
+    ) == card_buttons.Button("approve", ID)
     for bad in (
         "",
         "ct:delete:" + ID,
@@ -31,8 +33,8 @@ def test_custom_ids_name_action_and_card_and_fit_in_100_characters() -> None:
         "ct:approve:!!notbase64!!:a#b#c",
         "ct:approve:AAAAAAAAAAAAAAAAAAAAAA:no-key",
     ):
-        assert cards.parse_custom_id(bad) is None
-    assert cards.cli_command(cards.custom_id("reject", ID, pk)) == f"cloudthrift reject {ID}"
+        assert card_buttons.parse_custom_id(bad) is None
+    assert card_buttons.cli_command(card_buttons.custom_id("reject", ID, pk)) == f"cloudthrift reject {ID}"
 
 
 def test_an_enormous_finding_is_truncated_not_refused() -> None:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from services.notifier import cards
+from services.notifier import card_buttons, cards
 from services.notifier.decide import DecideDeps, decide
 from services.notifier.handler import NotifierDeps, handle_analyzed
 from services.scanner.rules import build_finding
@@ -42,7 +42,7 @@ def test_a_cold_volume_card_offers_the_cheaper_choices_and_not_the_losing_defaul
     cold = volume("vol-cold", "sc1", 1000)  # $15.00/month; a standard snapshot $50.00
     payload = cards.single_card(cold, analysis(), str(uuid.uuid4()), now=datetime.now(UTC))
     row = payload["components"][0]["components"]
-    parsed = [cards.parse_custom_id(b["custom_id"]) for b in row]
+    parsed = [card_buttons.parse_custom_id(b["custom_id"]) for b in row]
     approvals = [(b.action, b.remedy) for b in parsed if b and b.action == "approve"]
     assert approvals == [("approve", "archive-snapshot-then-delete"), ("approve", "delete")]
     labels = [b["label"] for b in row]
@@ -60,7 +60,7 @@ def test_a_volume_that_saves_keeps_its_default_and_offers_the_others() -> None:
     row = cards.single_card(warm, analysis(), str(uuid.uuid4()), now=datetime.now(UTC))["components"][0][
         "components"
     ]
-    parsed = [cards.parse_custom_id(b["custom_id"]) for b in row]
+    parsed = [card_buttons.parse_custom_id(b["custom_id"]) for b in row]
     assert [(b.action, b.remedy) for b in parsed if b] == [
         ("approve", None),
         ("approve", "archive-snapshot-then-delete"),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from services.notifier import cards
+from services.notifier import card_buttons
 from services.notifier.handler import GroupPolicy, NotifierDeps, handle_analyzed
 from shared.errors import TransientError
 from shared.events import Envelope, ResourceAnalyzed
@@ -34,8 +34,8 @@ async def test_a_finding_gets_one_card_and_its_decision_awaits_approval(
     assert f.key.resource_id in embed["title"] and embed["color"] == 0x2ECC71
     assert "Gemini (gemini-2.5-flash-lite)" in str(embed["fields"])
     custom_ids = [b["custom_id"] for b in card["message"]["components"][0]["components"]]
-    assert [cards.parse_custom_id(c) for c in custom_ids] == [
-        cards.Button(a, decision.decision_id, decision.pk) for a in ("approve", "reject", "snooze")
+    assert [card_buttons.parse_custom_id(c) for c in custom_ids] == [
+        card_buttons.Button(a, decision.decision_id, decision.pk) for a in ("approve", "reject", "snooze")
     ]
     for _ in range(2):  # SQS redelivers: nothing new is posted
         await handle_analyzed(event, notifier_deps(SINGLE))

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from services.analyzer.rules import raise_to_floor, rules_analysis, within_offer
 from services.cli import app
-from services.notifier import cards
+from services.notifier import card_buttons, cards
 from services.notifier.decide import DecideDeps, decide, refusal_summary
 from services.notifier.handler import GroupPolicy, NotifierDeps, handle_analyzed
 from services.notifier.operator import decide_from_cli
@@ -73,7 +73,7 @@ def test_its_card_has_reject_and_snooze_and_says_why_and_what_to_do() -> None:
     protected = balancer("payments-legacy-alb", protected=True)
     payload = cards.single_card(protected, analysis(), str(uuid.uuid4()), now=NOW)
     row = payload["components"][0]["components"]
-    actions = [cards.parse_custom_id(b["custom_id"]) for b in row]
+    actions = [card_buttons.parse_custom_id(b["custom_id"]) for b in row]
     assert [(b.action, b.remedy) for b in actions if b] == [("reject", None), ("snooze", None)]
     fields = {f["name"]: f["value"] for f in payload["embeds"][0]["fields"]}
     offered = fields["⛔ No clean-up offered"]
