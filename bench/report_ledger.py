@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-# `--moto-as-shipped`: the embedded AWS without services/emulator_query.py, for the before/after.
+# `--moto-as-shipped`: the embedded AWS without services/emulator/query.py, for the before/after.
 AS_SHIPPED = """
 import sys, threading
 import services.embedded_aws as embedded

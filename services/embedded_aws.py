@@ -16,12 +16,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from services.emulator_dispatch import memoise_dispatch
-from services.emulator_executor_path import speed_up_executor_path
-from services.emulator_query import speed_up_queries
-from services.emulator_sqs import speed_up_sqs
-from services.emulator_transactions import back_up_once_per_transaction
-from services.emulator_unserved import answer_unserved
+from services.emulator.dispatch import memoise_dispatch
+from services.emulator.executor_path import speed_up_executor_path
+from services.emulator.query import speed_up_queries
+from services.emulator.sqs import speed_up_sqs
+from services.emulator.transactions import back_up_once_per_transaction
+from services.emulator.unserved import answer_unserved
 from shared.errors import SettingsError
 
 try:
@@ -136,8 +136,8 @@ class EmbeddedAws:
         back_up_once_per_transaction()
         speed_up_sqs()
         memoise_dispatch()
-        speed_up_executor_path()  # services/emulator_executor_path.py
-        speed_up_queries()  # services/emulator_query.py (projected reads too)
+        speed_up_executor_path()  # services/emulator/executor_path.py
+        speed_up_queries()  # services/emulator/query.py (projected reads too)
         app = serialise_dynamodb(DomainDispatcherApplication(answer_unserved(create_backend_app)))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler

@@ -1,5 +1,5 @@
-"""The embedded AWS's speed-ups of moto (services/emulator_sqs.py, services/emulator_dispatch.py,
-services/emulator_transactions.py): SQS still delays, hides and counts messages as moto does, a
+"""The embedded AWS's speed-ups of moto (services/emulator/sqs.py, services/emulator/dispatch.py,
+services/emulator/transactions.py): SQS still delays, hides and counts messages as moto does, a
 cancelled transaction still changes nothing, and the work moto used to repeat per queued message, per
 request or per transaction item is gone. Work is counted (calls to moto's datetime clock, directory listings),
 never timed."""

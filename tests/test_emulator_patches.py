@@ -16,10 +16,10 @@ from moto.core.serialize import JSONSerializer, XFormedAttributePicker
 from moto.core.utils import get_service_model
 from moto.ec2.models.tags import TagBackend
 
-from services.emulator_dynamodb_json import write_items_directly
-from services.emulator_dynamodb_update import update_items_lightly
-from services.emulator_ec2_tags import look_up_tags_by_id
-from services.emulator_query import MOTO_ORIGINALS, speed_up_queries
+from services.emulator.dynamodb_json import write_items_directly
+from services.emulator.dynamodb_update import update_items_lightly
+from services.emulator.ec2_tags import look_up_tags_by_id
+from services.emulator.query import MOTO_ORIGINALS, speed_up_queries
 from shared.config import Settings
 from shared.worker import open_runtime
 
@@ -90,7 +90,7 @@ def test_dynamodb_items_are_written_as_moto_writes_them(item: dict[str, Any]) ->
 
 def test_the_direct_path_is_taken_for_plain_items() -> None:
     """Not a vacuous comparison: the plain items do go through the direct path."""
-    from services.emulator_dynamodb_json import _Unusual, attribute_value
+    from services.emulator.dynamodb_json import _Unusual, attribute_value
 
     assert attribute_value(ITEMS[1]["nested"]) == ITEMS[1]["nested"]
     with pytest.raises(_Unusual):

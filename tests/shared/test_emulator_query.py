@@ -1,4 +1,4 @@
-"""The embedded AWS's faster DynamoDB queries (services/emulator_query.py) answer exactly as moto does.
+"""The embedded AWS's faster DynamoDB queries (services/emulator/query.py) answer exactly as moto does.
 
 Every query below runs twice against the same test server, page by page: with the replacements, and
 with moto's own functions put back for the duration. Pages (items in order, counts, the key to go
@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from services.emulator_query import MOTO_ORIGINALS, item_size
+from services.emulator.query import MOTO_ORIGINALS, item_size
 
 TABLE = "emulator-query"
 
