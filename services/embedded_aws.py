@@ -20,7 +20,7 @@ from services.emulator.dispatch import memoise_dispatch
 from services.emulator.executor_path import speed_up_executor_path
 from services.emulator.query import speed_up_queries
 from services.emulator.sqs import speed_up_sqs
-from services.emulator.transactions import back_up_once_per_transaction
+from services.emulator.transactions import back_up_transactions_lightly
 from services.emulator.unserved import answer_unserved
 from shared.errors import SettingsError
 
@@ -64,64 +64,6 @@ def serialise_dynamodb(app: WsgiApp) -> WsgiApp:
     return serve
 
 
-class _TransactionBackup:
-    """moto backs a table up before a TransactWriteItems by deep-copying all of it once per item of
-    the transaction (up to 100 times), which makes a scan's first sightings quadratic in the ledger's
-    size (bench/README.md). A rollback only needs what the transaction can change: the items it names.
-    So, during a transaction, the backup of a table keyed by hash only is a shallow copy of the table
-    whose item map holds deep copies of the named items and the very same objects for all others (which
-    the transaction does not touch: moto refuses two operations on one item). Tables with a range key,
-    and every other copy moto makes, are deep-copied as before. Installed on moto's DynamoDB models."""
-
-    def __init__(self, real: Any, table_type: type, key_type: type) -> None:
-        self._real, self._table_type, self._key_type = real, table_type, key_type
-        self.touched: set[Any] | None = None  # hash keys the running transaction names
-
-    def deepcopy(self, value: Any, memo: Any = None) -> Any:
-        if self.touched is None or not isinstance(value, self._table_type) or value.range_key_attr:
-            return self._real.deepcopy(value, memo)
-        backup = self._real.copy(value)
-        backup.items = type(value.items)(
-            value.items.default_factory,  # type: ignore[attr-defined]
-            {k: self._real.deepcopy(v) if k in self.touched else v for k, v in value.items.items()},
-        )
-        return backup
-
-    def names(self, transact_items: list[dict[str, Any]]) -> set[Any]:
-        keys = set()
-        for entry in transact_items:
-            for op in entry.values():
-                attributes = op.get("Item") or op.get("Key") or {}
-                keys |= {self._key_type(v) for v in attributes.values() if set(v) <= {"S", "N", "B"}}
-        return keys
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
-def back_up_transactions_lightly() -> None:
-    """Install `_TransactionBackup` (once per process). DynamoDB requests are serialised by
-    `serialise_dynamodb`, so no two transactions run at once."""
-    from moto.dynamodb import models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    if isinstance(models.copy, _TransactionBackup):
-        return
-    shim = _TransactionBackup(models.copy, Table, DynamoType)
-    original = models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        shim.touched = shim.names(transact_items)  # every attribute value of every key: a superset
-        try:
-            return original(self, transact_items)
-        finally:
-            shim.touched = None
-
-    models.copy = shim  # type: ignore[assignment]
-    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-
-
 class EmbeddedAws:
     """Start/stop a moto server bound to loopback; `endpoint` is the AWS_ENDPOINT_URL to use."""
 
@@ -133,7 +75,6 @@ class EmbeddedAws:
 
     def start(self) -> str:
         back_up_transactions_lightly()
-        back_up_once_per_transaction()
         speed_up_sqs()
         memoise_dispatch()
         speed_up_executor_path()  # services/emulator/executor_path.py

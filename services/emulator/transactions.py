@@ -1,54 +1,78 @@
-"""The embedded AWS's TransactWriteItems backup, made once per transaction at C speed, not once per item.
+"""The embedded AWS's TransactWriteItems backup: what a rollback needs, made once per transaction.
 
-moto backs up a table before a transaction by calling `copy.deepcopy(table)` once per item of the
-transaction, all before the first write, keeping only the last copy: up to 100 copies of one unchanged
-table. `_TransactionBackup` (services/embedded_aws.py) already makes each copy shallow except for the
-items the transaction names, but it builds it key by key in Python, testing every key of the table
-against the named ones, and `DynamoType.__hash__` converts the key's value on every test. So each
-transaction cost 100 x the table's size in hashes: with the latency bench's 2,560 first sightings (26
-transactions onto a growing ledger), py-spy found the emulator inside that loop most of the time
-(bench/README.md), and the scan waited on it.
-
-The patch keeps the backup exactly as it was (the table shallow-copied, the named items deep-copied,
-every other item the very same object) and makes it once per transaction: a later copy of the same
-table in the same transaction returns the first (nothing was written in between), the item map is
-copied by `dict`'s own copy (which reuses the stored hashes), and only the named keys are looked up.
-Tables with a range key and copies outside a transaction still go to `copy.deepcopy`. Installed once
-per process by `back_up_once_per_transaction()`, from services/embedded_aws.py, after the backup shim.
+moto backs a table up before a TransactWriteItems by calling `copy.deepcopy(table)` once per item of
+the transaction (up to 100 copies of one unchanged table, all before the first write, keeping only the
+last), which makes a scan's first sightings quadratic in the ledger's size (bench/README.md). A rollback
+only needs what the transaction can change: the items it names (moto refuses two operations on one
+item). So, during a transaction, the backup of a table keyed by hash only is a shallow copy of the table
+whose item map holds deep copies of the named items and the very same objects for all others, made
+once per table and transaction: a later copy in the same transaction returns the first (nothing was
+written in between). The item map is copied by `dict`'s own copy, which reuses the stored hashes, and
+only the named keys are looked up: building it key by key had cost 100 x the table's size in
+`DynamoType.__hash__` calls per transaction (py-spy, the latency bench's 2,560 first sightings).
+Tables with a range key, and every copy outside a transaction, are deep-copied as moto does.
+`serialise_dynamodb` (services/embedded_aws.py) serves DynamoDB one request at a time, so no two
+transactions run at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-_INSTALLED = "_cloudthrift_once_per_transaction"
+
+class _TransactionBackup:
+    """Stands in for the `copy` module in moto's DynamoDB models (see the module's docstring)."""
+
+    def __init__(self, real: Any, table_type: type, key_type: type) -> None:
+        self._real, self._table_type, self._key_type = real, table_type, key_type
+        self.touched: set[Any] | None = None  # hash keys the running transaction names
+        self._copies: dict[int, Any] = {}  # this transaction's backups, by table
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if self.touched is None or not isinstance(value, self._table_type) or value.range_key_attr:
+            return self._real.deepcopy(value, memo)
+        if id(value) not in self._copies:
+            backup = self._real.copy(value)
+            items = type(value.items)(value.items.default_factory, value.items)
+            for key in [key for key in self.touched if key in items]:
+                items[key] = self._real.deepcopy(items[key])
+            backup.items = items
+            self._copies[id(value)] = backup
+        return self._copies[id(value)]
+
+    def begin(self, transact_items: list[dict[str, Any]]) -> None:
+        """Name the hash keys the transaction may change (every key attribute value: a superset)."""
+        keys = set()
+        for entry in transact_items:
+            for op in entry.values():
+                attributes = op.get("Item") or op.get("Key") or {}
+                keys |= {self._key_type(v) for v in attributes.values() if set(v) <= {"S", "N", "B"}}
+        self.touched, self._copies = keys, {}
+
+    def end(self) -> None:
+        self.touched, self._copies = None, {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
 
 
-def _deepcopy(shim: Any, value: Any, memo: Any = None) -> Any:
-    """`_TransactionBackup.deepcopy`, made once per table and transaction."""
-    touched = shim.touched
-    if touched is None or not isinstance(value, shim._table_type) or value.range_key_attr:
-        return shim._real.deepcopy(value, memo)
-    made = shim.__dict__.get("_made")
-    if made is None or made[0] is not touched:  # `touched` is a new set for every transaction
-        made = (touched, {})
-        shim.__dict__["_made"] = made
-    copies: dict[int, Any] = made[1]
-    if id(value) not in copies:
-        backup = shim._real.copy(value)
-        items = type(value.items)(value.items.default_factory, value.items)
-        for key in [key for key in touched if key in items]:
-            items[key] = shim._real.deepcopy(items[key])
-        backup.items = items
-        copies[id(value)] = backup
-    return copies[id(value)]
+def back_up_transactions_lightly() -> None:
+    """Install `_TransactionBackup` on moto's DynamoDB models (once per process)."""
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
 
-
-def back_up_once_per_transaction() -> None:
-    """Replace the backup shim's copy (once per process)."""
-    from services.embedded_aws import _TransactionBackup
-
-    if getattr(_TransactionBackup, _INSTALLED, False):
+    if isinstance(models.copy, _TransactionBackup):
         return
-    _TransactionBackup.deepcopy = _deepcopy  # type: ignore[method-assign]
-    setattr(_TransactionBackup, _INSTALLED, True)
+    shim = _TransactionBackup(models.copy, Table, DynamoType)
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        shim.begin(transact_items)
+        try:
+            return original(self, transact_items)
+        finally:
+            shim.end()
+
+    models.copy = shim  # type: ignore[assignment]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
